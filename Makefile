@@ -1,0 +1,146 @@
+# diffd — build, test and benchmark entry points.
+#
+#   make                 build build/diffd
+#   make deps            install the Debian packages the build and tests need
+#   make test            unit (cmocka) + fuzz-corpus replay + e2e tests
+#   make SANITIZE=address,undefined test   the same under ASan/UBSan (objects in build/san)
+#   make bench           proxy benchmark against nginx (see README)
+#   make format-check    clang-format conformance
+
+CC ?= cc
+PREFIX ?= /usr/local
+PKGS := libevent libcjson libcurl libpcre2-8 zlib
+LLHTTP_SRC ?= /usr/share/llhttp
+LLHTTP_INC ?= /usr/share/include/llhttp
+PYTHON ?= python3
+
+ifeq ($(SANITIZE),)
+BUILD ?= build
+SANFLAGS :=
+else
+BUILD ?= build/san
+SANFLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+endif
+
+WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
+ifeq ($(WERROR),1)
+WARN += -Werror
+endif
+
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CFLAGS ?= -O2 -g
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(CFLAGS) $(WARN) $(SANFLAGS) -MMD -MP \
+	-I diffd -I $(LLHTTP_INC) -I $(BUILD)/gen $(PKG_CFLAGS)
+# llhttp is generated code: compile it as its authors do, without our warning set.
+LLHTTP_CFLAGS := -std=c11 $(CFLAGS) $(SANFLAGS) -MMD -MP -I $(LLHTTP_INC)
+LDLIBS := $(PKG_LIBS) -lpthread -lm
+LDFLAGS += $(SANFLAGS)
+
+SRCS := $(sort $(wildcard diffd/*.c))
+REPORT_SRCS := $(sort $(wildcard reports/*.c))
+LIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out diffd/main.c,$(SRCS)) $(REPORT_SRCS))
+LLHTTP_OBJS := $(BUILD)/obj/llhttp/api.o $(BUILD)/obj/llhttp/http.o $(BUILD)/obj/llhttp/llhttp.o
+LIB := $(BUILD)/libdiffd.a
+
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
+FUZZ_SRCS := $(sort $(wildcard tests/fuzz/*_fuzzer.c))
+FUZZ_REPLAY := $(patsubst tests/fuzz/%.c,$(BUILD)/tests/fuzz/%_replay,$(FUZZ_SRCS))
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRCS))
+FUZZ_SECONDS ?= 60
+
+.PHONY: all deps install test unit-test fuzz-replay e2e-test fuzz bench format format-check clean
+
+all: $(BUILD)/diffd
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/llhttp/%.o: $(LLHTTP_SRC)/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(LLHTTP_CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJS) $(LLHTTP_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/diffd: $(BUILD)/obj/diffd/main.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+install: $(BUILD)/diffd
+	install -D -m 0755 $(BUILD)/diffd $(DESTDIR)$(PREFIX)/bin/diffd
+
+# Debian packages for build, tests and benchmarks. Installs only what is missing;
+# runs `apt-get update` first when the package lists are empty, and again when an
+# install fails (stale lists on an old image).
+DEB_PKGS := build-essential pkg-config libevent-dev node-llhttp libcjson-dev \
+	libcurl4-openssl-dev libpcre2-dev zlib1g-dev libcmocka-dev clang \
+	libclang-rt-14-dev clang-format nginx wrk python3 curl openssl valgrind
+deps:
+	@missing=$$(for p in $(DEB_PKGS); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; \
+	done); \
+	if [ -z "$$missing" ]; then echo "deps: all installed"; exit 0; fi; \
+	echo "deps: installing $$missing"; \
+	SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	export DEBIAN_FRONTEND=noninteractive; \
+	if [ -z "$$(ls /var/lib/apt/lists/ 2>/dev/null | grep -v -e lock -e partial)" ]; then \
+		$$SUDO apt-get update -q; fi; \
+	$$SUDO apt-get install -y -q --no-install-recommends $$missing || \
+	{ $$SUDO apt-get update -q && $$SUDO apt-get install -y -q --no-install-recommends $$missing; }
+
+# ---- tests -----------------------------------------------------------------
+
+$(BUILD)/tests/unit/%: tests/unit/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(shell pkg-config --cflags cmocka) -o $@ $< $(LIB) \
+		$(LDFLAGS) $(LDLIBS) $(shell pkg-config --libs cmocka)
+
+# Fuzz targets built by gcc as replay programs: main() feeds each corpus file.
+$(BUILD)/tests/fuzz/%_replay: tests/fuzz/%.c tests/fuzz/replay_main.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< tests/fuzz/replay_main.c $(LIB) $(LDFLAGS) $(LDLIBS)
+
+# libFuzzer builds (clang), always with ASan/UBSan.
+build/fuzz/%: tests/fuzz/%.c $(SRCS) $(REPORT_SRCS)
+	@mkdir -p $(dir $@)
+	clang -std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer,address,undefined -I diffd \
+		-I $(LLHTTP_INC) $(PKG_CFLAGS) -o $@ $< $(filter-out diffd/main.c,$(SRCS)) \
+		$(REPORT_SRCS) $(LLHTTP_SRC)/api.c $(LLHTTP_SRC)/http.c $(LLHTTP_SRC)/llhttp.c \
+		$(LDLIBS)
+
+unit-test: $(UNIT_BINS)
+	@sh tests/run_unit.sh $(UNIT_BINS)
+
+fuzz-replay: $(FUZZ_REPLAY)
+	@sh tests/run_fuzz_replay.sh $(FUZZ_REPLAY)
+
+e2e-test: $(BUILD)/diffd
+	DIFFD_BIN=$(abspath $(BUILD)/diffd) $(PYTHON) tests/e2e/run.py
+
+test: all unit-test fuzz-replay e2e-test
+
+fuzz: $(FUZZ_BINS)
+	@set -e; for f in $(FUZZ_BINS); do \
+		name=$$(basename $$f); mkdir -p build/fuzz/corpus/$$name; \
+		echo "== $$name ($(FUZZ_SECONDS) s)"; \
+		$$f -max_total_time=$(FUZZ_SECONDS) build/fuzz/corpus/$$name tests/fuzz/corpus/$${name%_fuzzer}; \
+	done
+
+bench: $(BUILD)/diffd
+	DIFFD_BIN=$(abspath $(BUILD)/diffd) sh tests/bench/proxy_bench.sh
+
+format:
+	clang-format -i $(SRCS) $(wildcard diffd/*.h) $(REPORT_SRCS) $(UNIT_SRCS) $(FUZZ_SRCS)
+
+format-check:
+	@clang-format --dry-run --Werror $(SRCS) $(wildcard diffd/*.h) $(REPORT_SRCS) \
+		$(UNIT_SRCS) $(FUZZ_SRCS) && echo "format-check: ok"
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,199 @@
+/* Admin HTTP server on libevent's evhttp, in a thread of its own. */
+#include "admin.h"
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "util.h"
+#include "worker.h"
+
+struct admin {
+    struct serve_ctx *ctx;
+    struct worker *workers;
+    int n_workers;
+    struct event_base *base;
+    struct evhttp *http;
+    pthread_t thread;
+    bool started;
+    int ctl[2];
+    struct event *ctl_ev;
+};
+
+static void send_json(struct evhttp_request *req, int code, const char *reason, struct buf *b)
+{
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    evhttp_add_header(h, "Content-Type", "application/json");
+    evhttp_add_header(h, "Cache-Control", "no-store");
+    struct evbuffer *out = evbuffer_new();
+    evbuffer_add(out, b->data ? b->data : "", b->len);
+    evhttp_send_reply(req, code, reason, out);
+    evbuffer_free(out);
+}
+
+static void send_error(struct evhttp_request *req, int code, const char *reason, const char *msg)
+{
+    struct buf b = {0};
+    buf_puts(&b, "{\"error\": ");
+    buf_json_string(&b, msg, strlen(msg));
+    buf_puts(&b, "}\n");
+    send_json(req, code, reason, &b);
+    buf_free(&b);
+}
+
+static const char *const sc_names[SC_COUNT] = {"1xx", "2xx", "3xx", "4xx", "5xx", "error"};
+
+static void healthz(struct admin *a, struct evhttp_request *req)
+{
+    uint64_t received = 0, sampled = 0, compared = 0, se = 0, ov = 0, ru = 0;
+    int64_t inflight = 0;
+    uint64_t legs[ROLE_COUNT][SC_COUNT] = {{0}};
+    for (int i = 0; i < a->n_workers; i++) {
+        struct worker_stats *s = &a->workers[i].stats;
+        received += stat_get(&s->received);
+        sampled += stat_get(&s->sampled);
+        compared += stat_get(&s->compared);
+        se += stat_get(&s->skipped_side_effect);
+        ov += stat_get(&s->skipped_overload);
+        ru += stat_get(&s->skipped_rule);
+        inflight += atomic_load_explicit(&s->inflight, memory_order_relaxed);
+        for (int r = 0; r < ROLE_COUNT; r++)
+            for (int k = 0; k < SC_COUNT; k++)
+                legs[r][k] += stat_get(&s->legs[r][k]);
+    }
+    struct buf b = {0};
+    buf_printf(&b,
+               "{\"status\":\"ok\",\"inflight\":%lld,\"totals\":{\"received\":%llu,"
+               "\"sampled\":%llu,\"compared\":%llu,\"skipped\":{\"side_effect\":%llu,"
+               "\"overload\":%llu,\"rule\":%llu}},\"legs\":{",
+               (long long)inflight, (unsigned long long)received, (unsigned long long)sampled,
+               (unsigned long long)compared, (unsigned long long)se, (unsigned long long)ov,
+               (unsigned long long)ru);
+    for (int r = 0; r < ROLE_COUNT; r++) {
+        buf_printf(&b, "%s\"%s\":{", r ? "," : "", role_name(r));
+        for (int k = 0; k < SC_COUNT; k++)
+            buf_printf(&b, "%s\"%s\":%llu", k ? "," : "", sc_names[k],
+                       (unsigned long long)legs[r][k]);
+        buf_puts(&b, "}");
+    }
+    buf_puts(&b, "}}\n");
+    send_json(req, 200, "OK", &b);
+    buf_free(&b);
+}
+
+static void dispatch(struct evhttp_request *req, void *arg)
+{
+    struct admin *a = arg;
+    const char *uri = evhttp_request_get_uri(req);
+    struct evhttp_uri *parsed = evhttp_uri_parse(uri);
+    const char *path = parsed ? evhttp_uri_get_path(parsed) : NULL;
+    if (!path) {
+        send_error(req, 400, "Bad Request", "malformed request URI");
+    } else if (strcmp(path, "/healthz") == 0) {
+        if (evhttp_request_get_command(req) != EVHTTP_REQ_GET &&
+            evhttp_request_get_command(req) != EVHTTP_REQ_HEAD)
+            send_error(req, 405, "Method Not Allowed", "/healthz accepts GET");
+        else
+            healthz(a, req);
+    } else {
+        char msg[300];
+        snprintf(msg, sizeof(msg), "no such admin endpoint: %.200s", path);
+        send_error(req, 404, "Not Found", msg);
+    }
+    if (parsed)
+        evhttp_uri_free(parsed);
+}
+
+static void ctl_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    struct admin *a = arg;
+    char c;
+    if (read(fd, &c, 1) == 1)
+        event_base_loopbreak(a->base);
+}
+
+static void *admin_main(void *arg)
+{
+    struct admin *a = arg;
+    event_base_dispatch(a->base);
+    return NULL;
+}
+
+struct admin *admin_start(struct serve_ctx *ctx, struct worker *workers, int n_workers,
+                          const char *addr, int port, int *bound_port, char *err, size_t errlen)
+{
+    struct admin *a = xcalloc(1, sizeof(*a));
+    a->ctx = ctx;
+    a->workers = workers;
+    a->n_workers = n_workers;
+    a->ctl[0] = a->ctl[1] = -1;
+    a->base = event_base_new();
+    a->http = a->base ? evhttp_new(a->base) : NULL;
+    if (!a->http) {
+        errf(err, errlen, "admin: cannot create the HTTP server");
+        goto fail;
+    }
+    evhttp_set_gencb(a->http, dispatch, a);
+    evhttp_set_allowed_methods(a->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+                                            EVHTTP_REQ_PATCH | EVHTTP_REQ_DELETE |
+                                            EVHTTP_REQ_OPTIONS);
+    evhttp_set_max_headers_size(a->http, 64 * 1024);
+    evhttp_set_max_body_size(a->http, 1 << 20);
+    evhttp_set_timeout(a->http, 30);
+    struct evhttp_bound_socket *bs = evhttp_bind_socket_with_handle(a->http, addr, (uint16_t)port);
+    if (!bs) {
+        errf(err, errlen, "--admin: cannot listen on %s:%d: %m", addr, port);
+        goto fail;
+    }
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    if (getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&ss, &sl) == 0)
+        *bound_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                                     : ((struct sockaddr_in *)&ss)->sin_port);
+    if (pipe2(a->ctl, O_CLOEXEC | O_NONBLOCK) == -1) {
+        errf(err, errlen, "admin: pipe: %m");
+        goto fail;
+    }
+    a->ctl_ev = event_new(a->base, a->ctl[0], EV_READ | EV_PERSIST, ctl_cb, a);
+    event_add(a->ctl_ev, NULL);
+    if (pthread_create(&a->thread, NULL, admin_main, a) != 0) {
+        errf(err, errlen, "admin: cannot start thread");
+        goto fail;
+    }
+    a->started = true;
+    return a;
+fail:
+    admin_stop(a);
+    return NULL;
+}
+
+void admin_stop(struct admin *a)
+{
+    if (!a)
+        return;
+    if (a->started) {
+        char c = 'q';
+        if (write(a->ctl[1], &c, 1) == 1)
+            pthread_join(a->thread, NULL);
+    }
+    if (a->ctl_ev)
+        event_free(a->ctl_ev);
+    if (a->http)
+        evhttp_free(a->http);
+    if (a->base)
+        event_base_free(a->base);
+    for (int i = 0; i < 2; i++)
+        if (a->ctl[i] != -1)
+            close(a->ctl[i]);
+    free(a);
+}

@@ -1,0 +1,208 @@
+/* `diffd serve`: binds the listeners, starts the workers and the admin
+ * thread, then waits for signals. SIGTERM/SIGINT drain and exit 0. */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "admin.h"
+#include "cli.h"
+#include "config.h"
+#include "upstream.h"
+#include "util.h"
+#include "worker.h"
+
+/* Opens a non-blocking SO_REUSEPORT listening socket on addr:port. */
+static int listen_socket(const char *addr, int port, char *err, size_t errlen)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    char portstr[16];
+    snprintf(portstr, sizeof(portstr), "%d", port);
+    int rc = getaddrinfo(addr, portstr, &hints, &res);
+    if (rc != 0)
+        return errf(err, errlen, "--listen: cannot resolve \"%s\": %s", addr, gai_strerror(rc));
+    int fd = socket(res->ai_family, res->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd == -1) {
+        errf(err, errlen, "--listen: socket: %s", strerror(errno));
+        goto out;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+    if (bind(fd, res->ai_addr, res->ai_addrlen) == -1 || listen(fd, 4096) == -1) {
+        errf(err, errlen, "--listen: cannot listen on %s:%d: %s", addr, port, strerror(errno));
+        close(fd);
+        fd = -1;
+    }
+out:
+    freeaddrinfo(res);
+    return fd;
+}
+
+static int bound_port_of(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == -1)
+        return -1;
+    return ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                          : ((struct sockaddr_in *)&ss)->sin_port);
+}
+
+static void print_summary(struct worker *ws, int n)
+{
+    uint64_t received = 0, compared = 0, se = 0, ov = 0;
+    uint64_t legs[ROLE_COUNT][SC_COUNT] = {{0}}, lat[ROLE_COUNT] = {0};
+    for (int i = 0; i < n; i++) {
+        received += stat_get(&ws[i].stats.received);
+        compared += stat_get(&ws[i].stats.compared);
+        se += stat_get(&ws[i].stats.skipped_side_effect);
+        ov += stat_get(&ws[i].stats.skipped_overload);
+        for (int r = 0; r < ROLE_COUNT; r++) {
+            lat[r] += stat_get(&ws[i].stats.leg_latency_us[r]);
+            for (int k = 0; k < SC_COUNT; k++)
+                legs[r][k] += stat_get(&ws[i].stats.legs[r][k]);
+        }
+    }
+    fprintf(stderr,
+            "diffd: stopped: %llu requests, %llu trials compared, skipped %llu side-effect, "
+            "%llu overload\n",
+            (unsigned long long)received, (unsigned long long)compared, (unsigned long long)se,
+            (unsigned long long)ov);
+    for (int r = 0; r < ROLE_COUNT; r++) {
+        uint64_t total = 0;
+        for (int k = 0; k < SC_COUNT; k++)
+            total += legs[r][k];
+        if (!total)
+            continue;
+        fprintf(stderr,
+                "diffd:   %-9s 2xx %llu  3xx %llu  4xx %llu  5xx %llu  error %llu  mean %.2f ms\n",
+                role_name(r), (unsigned long long)legs[r][SC_2XX],
+                (unsigned long long)legs[r][SC_3XX], (unsigned long long)legs[r][SC_4XX],
+                (unsigned long long)legs[r][SC_5XX], (unsigned long long)legs[r][SC_ERROR],
+                lat[r] / 1000.0 / (double)total);
+    }
+}
+
+int serve_main(int argc, char **argv)
+{
+    struct config cfg;
+    char err[512];
+    int rc = config_parse_serve(&cfg, argc, argv, err, sizeof(err));
+    if (rc == 1) {
+        config_free(&cfg);
+        return 0;
+    }
+    if (rc == -1) {
+        fprintf(stderr, "diffd serve: %s\n", err);
+        config_free(&cfg);
+        return 2;
+    }
+
+    int status = 2;
+    struct worker *workers = NULL;
+    int n_started = 0, n_init = 0;
+    struct admin *admin = NULL;
+    struct serve_ctx ctx = {.cfg = &cfg, .access_log_fd = -1};
+    snprintf(ctx.id_prefix, sizeof(ctx.id_prefix), "%06llx",
+             (unsigned long long)(hash64(&ctx, sizeof(&ctx)) ^ now_us()) & 0xffffffull);
+
+    /* Signals: workers and admin never see them; this thread waits for them. */
+    signal(SIGPIPE, SIG_IGN);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+    if (upstream_global_init() == -1) {
+        fprintf(stderr, "diffd serve: cannot initialize libcurl\n");
+        goto out;
+    }
+    if (cfg.access_log) {
+        if (strcmp(cfg.access_log, "-") == 0)
+            ctx.access_log_fd = dup(STDOUT_FILENO);
+        else
+            ctx.access_log_fd =
+                open(cfg.access_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (ctx.access_log_fd == -1) {
+            fprintf(stderr, "diffd serve: --access-log %s: %s\n", cfg.access_log, strerror(errno));
+            goto out;
+        }
+    }
+
+    workers = xcalloc((size_t)cfg.threads, sizeof(*workers));
+    int port = cfg.listen_port;
+    for (int i = 0; i < cfg.threads; i++) {
+        int fd = listen_socket(cfg.listen_addr, port, err, sizeof(err));
+        if (fd == -1) {
+            fprintf(stderr, "diffd serve: %s\n", err);
+            goto out;
+        }
+        if (i == 0)
+            port = bound_port_of(fd); /* --listen ADDR:0 picks once for all */
+        if (worker_init(&workers[i], i, &ctx, fd, err, sizeof(err)) == -1) {
+            n_init = i + 1;
+            fprintf(stderr, "diffd serve: %s\n", err);
+            goto out;
+        }
+        n_init = i + 1;
+    }
+    int admin_port = 0;
+    admin = admin_start(&ctx, workers, cfg.threads, cfg.admin_addr, cfg.admin_port, &admin_port,
+                        err, sizeof(err));
+    if (!admin) {
+        fprintf(stderr, "diffd serve: %s\n", err);
+        goto out;
+    }
+    for (int i = 0; i < cfg.threads; i++) {
+        if (worker_start(&workers[i]) == -1) {
+            fprintf(stderr, "diffd serve: cannot start worker thread %d\n", i);
+            goto out;
+        }
+        n_started = i + 1;
+    }
+    fprintf(stderr, "diffd: listening proxy=%s:%d admin=%s:%d threads=%d\n", cfg.listen_addr, port,
+            cfg.admin_addr, admin_port, cfg.threads);
+
+    for (;;) {
+        int sig = 0;
+        if (sigwait(&set, &sig) != 0)
+            continue;
+        if (sig == SIGHUP) {
+            fprintf(stderr, "diffd: SIGHUP: nothing to reload\n");
+            continue;
+        }
+        fprintf(stderr, "diffd: %s: finishing trials in flight\n",
+                sig == SIGINT ? "SIGINT" : "SIGTERM");
+        break;
+    }
+    status = 0;
+
+out:
+    for (int i = 0; i < n_started; i++)
+        worker_drain(&workers[i]);
+    for (int i = 0; i < n_started; i++)
+        worker_join(&workers[i]);
+    admin_stop(admin);
+    if (status == 0)
+        print_summary(workers, n_started);
+    for (int i = 0; i < n_init; i++)
+        worker_free(&workers[i]);
+    free(workers);
+    if (ctx.access_log_fd != -1)
+        close(ctx.access_log_fd);
+    upstream_global_cleanup();
+    config_free(&cfg);
+    return status;
+}

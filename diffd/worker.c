@@ -1,0 +1,149 @@
+/* Worker threads: event loop, listener, upstream and drain on shutdown. */
+#include "worker.h"
+
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "server.h"
+#include "upstream.h"
+#include "util.h"
+
+static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+                      int socklen, void *arg)
+{
+    (void)l;
+    (void)sa;
+    (void)socklen;
+    server_accept(arg, fd);
+}
+
+static void accept_error_cb(struct evconnlistener *l, void *arg)
+{
+    (void)l;
+    struct worker *w = arg;
+    /* EMFILE and friends: keep running; the listener retries on the next
+     * readiness. Logged so an operator can raise the fd limit. */
+    fprintf(stderr, "diffd: worker %d: accept: %s\n", w->idx,
+            evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+}
+
+void worker_check_drained(struct worker *w)
+{
+    if (w->draining && w->trials == 0 && w->n_conns == 0)
+        event_base_loopbreak(w->base);
+}
+
+static void deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct worker *w = arg;
+    /* Legs still running past --timeout + 1 s: give up on them. */
+    event_base_loopbreak(w->base);
+}
+
+static void ctl_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    struct worker *w = arg;
+    char cmd;
+    if (read(fd, &cmd, 1) != 1 || cmd != 'd' || w->draining)
+        return;
+    w->draining = true;
+    if (w->listener) {
+        evconnlistener_free(w->listener);
+        w->listener = NULL;
+    }
+    server_close_idle(w);
+    long ms = w->cfg->timeout_ms + 1000;
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    w->drain_deadline = evtimer_new(w->base, deadline_cb, w);
+    evtimer_add(w->drain_deadline, &tv);
+    worker_check_drained(w);
+}
+
+int worker_init(struct worker *w, int idx, struct serve_ctx *ctx, int listen_fd, char *err,
+                size_t errlen)
+{
+    memset(w, 0, sizeof(*w));
+    w->idx = idx;
+    w->ctx = ctx;
+    w->cfg = ctx->cfg;
+    w->listen_fd = listen_fd;
+    w->ctl[0] = w->ctl[1] = -1;
+    w->rng.s = hash64(&w, sizeof(&w)) ^ now_us() ^ ((uint64_t)idx << 32);
+    long threads = w->cfg->threads;
+    w->max_inflight = (w->cfg->max_inflight + threads - 1) / threads;
+
+    w->base = event_base_new();
+    if (!w->base)
+        return errf(err, errlen, "worker %d: cannot create event loop", idx);
+    struct upstream_opts uo = {.timeout_ms = w->cfg->timeout_ms,
+                               .connect_timeout_ms = w->cfg->connect_timeout_ms,
+                               .max_body = w->cfg->max_body};
+    w->up = upstream_new(w->base, &uo);
+    if (!w->up)
+        return errf(err, errlen, "worker %d: cannot create the outbound client", idx);
+    if (pipe2(w->ctl, O_CLOEXEC | O_NONBLOCK) == -1)
+        return errf(err, errlen, "worker %d: pipe: %m", idx);
+    w->ctl_ev = event_new(w->base, w->ctl[0], EV_READ | EV_PERSIST, ctl_cb, w);
+    event_add(w->ctl_ev, NULL);
+    w->listener = evconnlistener_new(w->base, accept_cb, w, LEV_OPT_CLOSE_ON_FREE, -1, listen_fd);
+    if (!w->listener)
+        return errf(err, errlen, "worker %d: cannot listen", idx);
+    w->listen_fd = -1; /* owned by the listener now */
+    evconnlistener_set_error_cb(w->listener, accept_error_cb);
+    return 0;
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    event_base_dispatch(w->base);
+    return NULL;
+}
+
+int worker_start(struct worker *w)
+{
+    return pthread_create(&w->thread, NULL, worker_main, w) == 0 ? 0 : -1;
+}
+
+void worker_drain(struct worker *w)
+{
+    char d = 'd';
+    if (write(w->ctl[1], &d, 1) != 1)
+        fprintf(stderr, "diffd: worker %d: cannot signal drain\n", w->idx);
+}
+
+void worker_join(struct worker *w)
+{
+    pthread_join(w->thread, NULL);
+}
+
+void worker_free(struct worker *w)
+{
+    if (w->listener)
+        evconnlistener_free(w->listener);
+    if (w->listen_fd != -1)
+        close(w->listen_fd);
+    /* Connections first (they unlink from trials), then the upstream, whose
+     * aborted calls complete and free the remaining trials. */
+    w->draining = false; /* no loopbreak calls from the teardown */
+    server_close_all(w);
+    upstream_free(w->up);
+    if (w->ctl_ev)
+        event_free(w->ctl_ev);
+    if (w->drain_deadline)
+        event_free(w->drain_deadline);
+    for (int i = 0; i < 2; i++)
+        if (w->ctl[i] != -1)
+            close(w->ctl[i]);
+    if (w->base)
+        event_base_free(w->base);
+    memset(w, 0, sizeof(*w));
+}
