@@ -7,5 +7,7 @@
 #define DIFFD_VERSION "0.1.0"
 
 int serve_main(int argc, char **argv);
+int diff_main(int argc, char **argv);
+int rules_main(int argc, char **argv);
 
 #endif

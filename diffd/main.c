@@ -12,6 +12,8 @@ struct command {
 
 static const struct command commands[] = {
     {"serve", serve_main, "proxy mirrored traffic to primary/secondary/candidate and compare"},
+    {"diff", diff_main, "compare two responses or bodies offline with rule files"},
+    {"rules", rules_main, "check rule files (diffd rules lint PATH...)"},
 };
 
 static void usage(FILE *out)

@@ -1,0 +1,632 @@
+/* Normalization of a response into the comparable form of DESIGN §5, and its
+ * redaction for storage.
+ *
+ * Rules are applied in one walk over the JSON tree: each `ignore`/`replace`
+ * JSONPath is an NFA whose state set (a 64-bit mask, see jsonpath.h) is
+ * stepped from parent to child. When every mask is 0 below a node, no rule
+ * can match deeper and the walk stops stepping there. Array indices that
+ * rules see are the original ones; elements removed by `ignore` shift the
+ * later ones (equally on both sides, so comparisons stay aligned). */
+#include "normalize.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+/* One JSONPath-bearing rule argument that applies to bodies. */
+struct prule {
+    const struct jsonpath *path;
+    const struct rule *rule;
+};
+
+struct walk {
+    struct prule *pr;
+    size_t k;
+    uint64_t *masks; /* masks[depth * k + i] */
+    size_t depth_cap;
+    struct buf tmp;
+    size_t changed; /* redact: values masked */
+};
+
+static const char *media_type(const struct headers *h, size_t *len)
+{
+    const char *ct = headers_get(h, "content-type");
+    if (!ct) {
+        *len = 0;
+        return "";
+    }
+    while (*ct == ' ' || *ct == '\t')
+        ct++;
+    size_t n = 0;
+    while (ct[n] && ct[n] != ';' && ct[n] != ' ' && ct[n] != '\t')
+        n++;
+    *len = n;
+    return ct;
+}
+
+static bool mt_is(const char *mt, size_t n, const char *want)
+{
+    size_t w = strlen(want);
+    return n == w && ascii_ncasecmp(mt, want, n) == 0;
+}
+
+static bool mt_prefix(const char *mt, size_t n, const char *want)
+{
+    size_t w = strlen(want);
+    return n >= w && ascii_ncasecmp(mt, want, w) == 0;
+}
+
+static bool mt_suffix(const char *mt, size_t n, const char *want)
+{
+    size_t w = strlen(want);
+    return n >= w && ascii_ncasecmp(mt + n - w, want, w) == 0;
+}
+
+static bool is_json_type(const char *mt, size_t n)
+{
+    return mt_is(mt, n, "application/json") || mt_is(mt, n, "text/json") ||
+           mt_suffix(mt, n, "+json");
+}
+
+static bool is_binary_type(const char *mt, size_t n)
+{
+    return mt_prefix(mt, n, "image/") || mt_prefix(mt, n, "audio/") || mt_prefix(mt, n, "video/") ||
+           mt_prefix(mt, n, "font/") || mt_is(mt, n, "application/octet-stream") ||
+           mt_is(mt, n, "application/pdf") || mt_is(mt, n, "application/zip") ||
+           mt_is(mt, n, "application/gzip") || mt_prefix(mt, n, "application/grpc") ||
+           mt_is(mt, n, "application/x-protobuf") || mt_is(mt, n, "application/protobuf");
+}
+
+/* Valid UTF-8 without NUL bytes: what we treat as text. */
+static bool is_text(const unsigned char *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        unsigned char c = s[i];
+        if (c >= 0x01 && c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t n;
+        if (c >= 0xc2 && c <= 0xdf)
+            n = 1;
+        else if (c >= 0xe0 && c <= 0xef)
+            n = 2;
+        else if (c >= 0xf0 && c <= 0xf4)
+            n = 3;
+        else
+            return false;
+        if (i + n >= len)
+            return false;
+        for (size_t k = 1; k <= n; k++)
+            if ((s[i + k] & 0xc0) != 0x80)
+                return false;
+        /* Overlongs and surrogates. */
+        if ((c == 0xe0 && s[i + 1] < 0xa0) || (c == 0xed && s[i + 1] >= 0xa0) ||
+            (c == 0xf0 && s[i + 1] < 0x90) || (c == 0xf4 && s[i + 1] >= 0x90))
+            return false;
+        i += n + 1;
+    }
+    return true;
+}
+
+static bool looks_like_json(const char *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n'))
+        i++;
+    if (i == len)
+        return false;
+    return strchr("{[\"-0123456789tfn", s[i]) != NULL;
+}
+
+int normalize_decode(const char *encoding, const char *data, size_t len, size_t max_body,
+                     struct buf *out)
+{
+    if (!encoding)
+        return 0;
+    while (*encoding == ' ' || *encoding == '\t')
+        encoding++;
+    size_t n = strlen(encoding);
+    while (n && (encoding[n - 1] == ' ' || encoding[n - 1] == '\t'))
+        n--;
+    int wbits;
+    if (n == 0 || (n == 8 && ascii_ncasecmp(encoding, "identity", 8) == 0))
+        return 0;
+    if ((n == 4 && ascii_ncasecmp(encoding, "gzip", 4) == 0) ||
+        (n == 6 && ascii_ncasecmp(encoding, "x-gzip", 6) == 0))
+        wbits = 16 + MAX_WBITS;
+    else if (n == 7 && ascii_ncasecmp(encoding, "deflate", 7) == 0)
+        wbits = MAX_WBITS;
+    else
+        return -1;
+    if (len == 0)
+        return 0;
+    buf_reset(out);
+    /* "deflate" is meant to be zlib-wrapped, but raw deflate is common: retry raw. */
+    for (int attempt = 0; attempt < 2; attempt++) {
+        z_stream z;
+        memset(&z, 0, sizeof(z));
+        if (inflateInit2(&z, attempt ? -MAX_WBITS : wbits) != Z_OK)
+            return -1;
+        z.next_in = (Bytef *)(uintptr_t)data;
+        z.avail_in = len > UINT32_MAX ? UINT32_MAX : (uInt)len;
+        int rc = Z_OK;
+        buf_reset(out);
+        while (rc != Z_STREAM_END) {
+            buf_reserve(out, 16384);
+            size_t room = out->cap - 1 - out->len;
+            z.next_out = (Bytef *)out->data + out->len;
+            z.avail_out = (uInt)(room > 65536 ? 65536 : room);
+            uInt before = z.avail_out;
+            rc = inflate(&z, Z_NO_FLUSH);
+            out->len += before - z.avail_out;
+            out->data[out->len] = '\0';
+            if (out->len > max_body) {
+                inflateEnd(&z);
+                return -2;
+            }
+            if (rc == Z_STREAM_END && wbits > MAX_WBITS && z.avail_in > 0) {
+                /* Concatenated gzip members. */
+                if (inflateReset(&z) != Z_OK)
+                    break;
+                rc = Z_OK;
+                continue;
+            }
+            if (rc == Z_BUF_ERROR && z.avail_in == 0)
+                break; /* truncated stream */
+            if (rc != Z_OK && rc != Z_STREAM_END)
+                break;
+        }
+        inflateEnd(&z);
+        if (rc == Z_STREAM_END)
+            return 1;
+        if (wbits != MAX_WBITS || attempt == 1)
+            break;
+    }
+    buf_reset(out);
+    return -1;
+}
+
+static void describe_binary(struct buf *b, const char *what, const char *data, size_t len)
+{
+    buf_reset(b);
+    buf_printf(b, "<%s %zu bytes hash %016llx>", what, len, (unsigned long long)hash64(data, len));
+}
+
+/* Collects the rule arguments of the given kind and target from a view. */
+static size_t collect(const struct rules_view *view, enum rule_kind kind, enum rule_target target,
+                      struct prule *out, size_t cap, const struct rule **first)
+{
+    size_t n = 0;
+    if (first)
+        *first = NULL;
+    if (!view)
+        return 0;
+    for (size_t s = 0; s < view->nsec; s++) {
+        const struct rules_section *sec = view->sec[s];
+        for (size_t r = 0; r < sec->nrules; r++) {
+            const struct rule *rule = sec->rules[r];
+            if (rule->kind != kind)
+                continue;
+            for (size_t a = 0; a < rule->nargs; a++) {
+                if (rule->args[a].target != target)
+                    continue;
+                if (first && !*first)
+                    *first = rule;
+                if (out && n < cap) {
+                    out[n].path = rule->args[a].path;
+                    out[n].rule = rule;
+                }
+                n++;
+            }
+        }
+    }
+    return n;
+}
+
+static uint64_t *masks_at(struct walk *w, size_t depth)
+{
+    if (depth >= w->depth_cap) {
+        size_t cap = w->depth_cap ? w->depth_cap * 2 : 16;
+        while (cap <= depth)
+            cap *= 2;
+        w->masks = xrealloc(w->masks, cap * w->k * sizeof(uint64_t));
+        w->depth_cap = cap;
+    }
+    return w->masks + depth * w->k;
+}
+
+enum walk_mode { WALK_NORMALIZE, WALK_REDACT };
+
+static void set_string(cJSON *node, const char *s, size_t len)
+{
+    char *v = cJSON_malloc(len + 1);
+    memcpy(v, s, len);
+    v[len] = '\0';
+    cJSON_free(node->valuestring);
+    node->valuestring = v;
+}
+
+/* Makes node a string node holding s (used to mask any value). */
+static void mask_node(cJSON *node)
+{
+    cJSON_Delete(node->child);
+    node->child = NULL;
+    if (!(node->type & cJSON_IsReference))
+        cJSON_free(node->valuestring);
+    node->valuestring = NULL;
+    node->type = cJSON_String;
+    set_string(node, NORMALIZE_REDACTED, strlen(NORMALIZE_REDACTED));
+    node->valueint = 0;
+    node->valuedouble = 0;
+}
+
+/* Applies matching rules to one node whose masks are at depth; returns true
+ * when the node must be removed. */
+static bool visit(struct walk *w, cJSON *node, size_t depth, enum walk_mode mode)
+{
+    uint64_t *m = masks_at(w, depth);
+    bool active = false;
+    for (size_t i = 0; i < w->k; i++) {
+        if (!m[i])
+            continue;
+        active = true;
+        if (!jsonpath_state_matches(w->pr[i].path, m[i]))
+            continue;
+        const struct rule *r = w->pr[i].rule;
+        if (mode == WALK_REDACT) {
+            rules_count(r, 1);
+            mask_node(node);
+            w->changed++;
+            return false;
+        }
+        if (r->kind == RULE_IGNORE) {
+            rules_count(r, 1);
+            return true;
+        }
+        if (r->kind == RULE_REPLACE && cJSON_IsString(node) && node->valuestring) {
+            const char *s = node->valuestring;
+            if (rules_replace(r, s, strlen(s), &w->tmp) == 1) {
+                rules_count(r, 1);
+                set_string(node, w->tmp.data, w->tmp.len);
+            }
+        }
+    }
+    if (!active || !(cJSON_IsArray(node) || cJSON_IsObject(node)))
+        return false;
+    size_t index = 0;
+    cJSON *c = node->child;
+    while (c) {
+        cJSON *next = c->next;
+        struct jsonpath_elem e;
+        if (cJSON_IsArray(node)) {
+            e = (struct jsonpath_elem){.index = index, .is_index = true};
+        } else {
+            const char *name = c->string ? c->string : "";
+            e = (struct jsonpath_elem){.name = name, .len = strlen(name)};
+        }
+        uint64_t *cm = masks_at(w, depth + 1);
+        const uint64_t *pm = w->masks + depth * w->k; /* after masks_at() may have moved it */
+        for (size_t i = 0; i < w->k; i++)
+            cm[i] = pm[i] ? jsonpath_step(w->pr[i].path, pm[i], &e) : 0;
+        if (visit(w, c, depth + 1, mode)) {
+            cJSON_DetachItemViaPointer(node, c);
+            cJSON_Delete(c);
+        }
+        c = next;
+        index++;
+    }
+    return false;
+}
+
+/* Runs the walk from the root; returns true when the root itself is removed. */
+static bool walk_tree(struct walk *w, cJSON *root, enum walk_mode mode)
+{
+    if (w->k == 0)
+        return false;
+    uint64_t *m = masks_at(w, 0);
+    for (size_t i = 0; i < w->k; i++)
+        m[i] = jsonpath_start(w->pr[i].path);
+    return visit(w, root, 0, mode);
+}
+
+static void walk_free(struct walk *w)
+{
+    free(w->pr);
+    free(w->masks);
+    buf_free(&w->tmp);
+}
+
+static bool header_ruled(const struct rules_view *view, enum rule_kind kind, const char *name,
+                         bool count)
+{
+    if (!view)
+        return false;
+    for (size_t s = 0; s < view->nsec; s++) {
+        const struct rules_section *sec = view->sec[s];
+        for (size_t r = 0; r < sec->nrules; r++) {
+            const struct rule *rule = sec->rules[r];
+            bool header_kind = rule->kind == kind;
+            bool ignore_pseudo = kind == RULE_IGNORE_HEADER && rule->kind == RULE_IGNORE;
+            if (!header_kind && !ignore_pseudo)
+                continue;
+            for (size_t a = 0; a < rule->nargs; a++)
+                if (rule->args[a].target == RULE_TARGET_HEADER &&
+                    strcmp(rule->args[a].name, name) == 0) {
+                    if (count)
+                        rules_count(rule, 1);
+                    return true;
+                }
+        }
+    }
+    return false;
+}
+
+struct hdr_ref {
+    char *name; /* lowercase */
+    size_t at;  /* position in the response's list */
+};
+
+static void normalize_headers(const struct rules_view *view, const struct headers *h,
+                              struct norm_response *out)
+{
+    struct hdr_ref *v = xcalloc(h->n ? h->n : 1, sizeof(*v));
+    size_t n = 0;
+    for (size_t i = 0; i < h->n; i++) {
+        const char *name = h->v[i].name;
+        if (http_is_hop_by_hop(name) || ascii_casecmp(name, "content-length") == 0)
+            continue;
+        char *lname = xstrdup(name);
+        for (char *p = lname; *p; p++)
+            if (*p >= 'A' && *p <= 'Z')
+                *p = (char)(*p + 32);
+        v[n].name = lname;
+        v[n].at = i;
+        n++;
+    }
+    /* Insertion sort by name: stable, so repeated headers keep arrival order. */
+    for (size_t i = 1; i < n; i++) {
+        struct hdr_ref t = v[i];
+        size_t j = i;
+        while (j > 0 && strcmp(v[j - 1].name, t.name) > 0) {
+            v[j] = v[j - 1];
+            j--;
+        }
+        v[j] = t;
+    }
+    out->headers = xcalloc(n ? n : 1, sizeof(*out->headers));
+    struct buf joined = {0};
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1;
+        while (j < n && strcmp(v[j].name, v[i].name) == 0)
+            j++;
+        if (header_ruled(view, RULE_IGNORE_HEADER, v[i].name, true)) {
+            i = j;
+            continue;
+        }
+        buf_reset(&joined);
+        for (size_t k = i; k < j; k++) {
+            if (k > i)
+                buf_append(&joined, ", ", 2);
+            buf_puts(&joined, h->v[v[k].at].value);
+        }
+        struct norm_header *dst = &out->headers[out->nheaders++];
+        dst->name = xstrdup(v[i].name);
+        dst->value = cJSON_CreateString(joined.data ? joined.data : "");
+        i = j;
+    }
+    for (size_t i = 0; i < n; i++)
+        free(v[i].name);
+    free(v);
+    buf_free(&joined);
+}
+
+static void replace_string_node(const struct rules_view *view, enum rule_target target,
+                                const char *header, cJSON *node, struct buf *tmp)
+{
+    if (!view || !node || !node->valuestring)
+        return;
+    for (size_t s = 0; s < view->nsec; s++) {
+        const struct rules_section *sec = view->sec[s];
+        for (size_t r = 0; r < sec->nrules; r++) {
+            const struct rule *rule = sec->rules[r];
+            if (rule->kind != RULE_REPLACE || rule->args[0].target != target)
+                continue;
+            if (header && strcmp(rule->args[0].name, header) != 0)
+                continue;
+            const char *v = node->valuestring;
+            if (rules_replace(rule, v, strlen(v), tmp) == 1) {
+                rules_count(rule, 1);
+                set_string(node, tmp->data, tmp->len);
+            }
+        }
+    }
+}
+
+static bool target_ruled(const struct rules_view *view, enum rule_kind kind,
+                         enum rule_target target)
+{
+    const struct rule *first;
+    collect(view, kind, target, NULL, 0, &first);
+    if (first)
+        rules_count(first, 1);
+    return first != NULL;
+}
+
+static void normalize_body(const struct rules_view *view, const struct http_response *resp,
+                           size_t max_body, struct norm_response *out)
+{
+    const char *data = resp->body.data ? resp->body.data : "";
+    size_t len = resp->body.len;
+    struct buf decoded = {0};
+    struct buf tmp = {0};
+    out->body_kind = NORM_BODY_NONE;
+    if (len == 0 || target_ruled(view, RULE_IGNORE, RULE_TARGET_BODY))
+        goto out;
+    int dec = normalize_decode(headers_get(&resp->headers, "content-encoding"), data, len, max_body,
+                               &decoded);
+    if (dec == 1) {
+        data = decoded.data;
+        len = decoded.len;
+    } else if (dec < 0) {
+        out->oversized = dec == -2;
+        out->undecodable = dec == -1;
+        describe_binary(&tmp, dec == -2 ? "oversized encoded" : "undecodable", data, len);
+        out->body_len = len;
+        out->body_kind = NORM_BODY_BINARY;
+        out->body = cJSON_CreateString(tmp.data);
+        goto out;
+    }
+    out->body_len = len;
+    if (len == 0)
+        goto out;
+    if (len > max_body) {
+        out->oversized = true;
+        describe_binary(&tmp, "oversized", data, len);
+        out->body_kind = NORM_BODY_BINARY;
+        out->body = cJSON_CreateString(tmp.data);
+        goto out;
+    }
+    size_t mtlen;
+    const char *mt = media_type(&resp->headers, &mtlen);
+    bool json_type = is_json_type(mt, mtlen);
+    if (json_type || (!is_binary_type(mt, mtlen) && looks_like_json(data, len))) {
+        cJSON *tree = cJSON_ParseWithLength(data, len);
+        if (tree) {
+            out->body_kind = NORM_BODY_JSON;
+            out->body = tree;
+            struct walk w = {0};
+            size_t k = collect(view, RULE_IGNORE, RULE_TARGET_JSON, NULL, 0, NULL) +
+                       collect(view, RULE_REPLACE, RULE_TARGET_JSON, NULL, 0, NULL);
+            if (k) {
+                w.pr = xcalloc(k, sizeof(*w.pr));
+                /* Both kinds in one walk, in the view's order within each kind. */
+                size_t a = collect(view, RULE_IGNORE, RULE_TARGET_JSON, w.pr, k, NULL);
+                collect(view, RULE_REPLACE, RULE_TARGET_JSON, w.pr + a, k - a, NULL);
+                w.k = k;
+                if (walk_tree(&w, tree, WALK_NORMALIZE)) {
+                    cJSON_Delete(tree);
+                    out->body = NULL;
+                    out->body_kind = NORM_BODY_NONE;
+                }
+                walk_free(&w);
+            }
+            goto out;
+        }
+    }
+    if (!is_binary_type(mt, mtlen) && is_text((const unsigned char *)data, len)) {
+        out->body_kind = NORM_BODY_TEXT;
+        out->body = cJSON_CreateString(data);
+        replace_string_node(view, RULE_TARGET_BODY, NULL, out->body, &tmp);
+        goto out;
+    }
+    describe_binary(&tmp, "binary", data, len);
+    out->body_kind = NORM_BODY_BINARY;
+    out->body = cJSON_CreateString(tmp.data);
+out:
+    buf_free(&decoded);
+    buf_free(&tmp);
+}
+
+void normalize_response(const struct rules_view *view, const struct http_response *resp,
+                        const struct normalize_opts *opts, struct norm_response *out)
+{
+    size_t max_body = opts && opts->max_body ? opts->max_body : NORMALIZE_DEFAULT_MAX_BODY;
+    memset(out, 0, sizeof(*out));
+    out->error = resp->error;
+    if (resp->error != LEG_OK)
+        return;
+    if (!target_ruled(view, RULE_IGNORE, RULE_TARGET_STATUS))
+        out->status = cJSON_CreateNumber(resp->status);
+    normalize_headers(view, &resp->headers, out);
+    struct buf tmp = {0};
+    for (size_t i = 0; i < out->nheaders; i++)
+        replace_string_node(view, RULE_TARGET_HEADER, out->headers[i].name, out->headers[i].value,
+                            &tmp);
+    buf_free(&tmp);
+    normalize_body(view, resp, max_body, out);
+}
+
+void normalize_free(struct norm_response *n)
+{
+    cJSON_Delete(n->status);
+    for (size_t i = 0; i < n->nheaders; i++) {
+        free(n->headers[i].name);
+        cJSON_Delete(n->headers[i].value);
+    }
+    free(n->headers);
+    cJSON_Delete(n->body);
+    memset(n, 0, sizeof(*n));
+}
+
+static void set_content_length(struct http_response *resp)
+{
+    if (headers_remove(&resp->headers, "content-length") == 0)
+        return;
+    char num[32];
+    int n = snprintf(num, sizeof(num), "%zu", resp->body.len);
+    headers_add(&resp->headers, "Content-Length", 14, num, (size_t)n);
+}
+
+size_t normalize_redact(const struct rules_view *view, struct http_response *resp, size_t max_body)
+{
+    size_t masked = 0;
+    if (!max_body)
+        max_body = NORMALIZE_DEFAULT_MAX_BODY;
+    for (size_t i = 0; i < resp->headers.n; i++) {
+        struct header *h = &resp->headers.v[i];
+        char *lname = xstrdup(h->name);
+        for (char *p = lname; *p; p++)
+            if (*p >= 'A' && *p <= 'Z')
+                *p = (char)(*p + 32);
+        if (header_ruled(view, RULE_REDACT_HEADER, lname, true)) {
+            free(h->value);
+            h->value = xstrdup(NORMALIZE_REDACTED);
+            masked++;
+        }
+        free(lname);
+    }
+    if (resp->body.len == 0)
+        return masked;
+    if (target_ruled(view, RULE_REDACT, RULE_TARGET_BODY)) {
+        buf_reset(&resp->body);
+        buf_puts(&resp->body, NORMALIZE_REDACTED);
+        headers_remove(&resp->headers, "content-encoding");
+        set_content_length(resp);
+        return masked + 1;
+    }
+    size_t k = collect(view, RULE_REDACT, RULE_TARGET_JSON, NULL, 0, NULL);
+    if (k == 0)
+        return masked;
+    struct buf decoded = {0};
+    const char *data = resp->body.data;
+    size_t len = resp->body.len;
+    int dec = normalize_decode(headers_get(&resp->headers, "content-encoding"), data, len, max_body,
+                               &decoded);
+    if (dec == 1) {
+        data = decoded.data;
+        len = decoded.len;
+    }
+    cJSON *tree = dec >= 0 ? cJSON_ParseWithLength(data, len) : NULL;
+    if (tree) {
+        struct walk w = {0};
+        w.pr = xcalloc(k, sizeof(*w.pr));
+        w.k = collect(view, RULE_REDACT, RULE_TARGET_JSON, w.pr, k, NULL);
+        walk_tree(&w, tree, WALK_REDACT);
+        if (w.changed) {
+            char *text = cJSON_PrintUnformatted(tree);
+            buf_reset(&resp->body);
+            buf_puts(&resp->body, text);
+            cJSON_free(text);
+            headers_remove(&resp->headers, "content-encoding");
+            set_content_length(resp);
+            masked += w.changed;
+        }
+        walk_free(&w);
+        cJSON_Delete(tree);
+    }
+    buf_free(&decoded);
+    return masked;
+}
