@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "h1client.h"
 #include "util.h"
 
 struct sockinfo {
@@ -32,6 +33,7 @@ struct upstream {
     size_t n_active;
     CURL *pool[EASY_POOL_MAX]; /* idle easy handles for reuse */
     size_t n_pool;
+    struct h1client *h1; /* plain http, unless DIFFD_UPSTREAM=curl */
 };
 
 int upstream_global_init(void)
@@ -202,6 +204,9 @@ struct upstream *upstream_new(struct event_base *base, const struct upstream_opt
     curl_multi_setopt(up->multi, CURLMOPT_TIMERDATA, up);
     /* Keep enough idle connections for three backends under load. */
     curl_multi_setopt(up->multi, CURLMOPT_MAXCONNECTS, 1024L);
+    const char *force = getenv("DIFFD_UPSTREAM");
+    if (!force || strcmp(force, "curl") != 0)
+        up->h1 = h1client_new(base, opts);
     return up;
 }
 
@@ -209,6 +214,7 @@ void upstream_free(struct upstream *up)
 {
     if (!up)
         return;
+    h1client_free(up->h1);
     while (up->calls) {
         struct upstream_call *c = up->calls;
         c->too_large = false;
@@ -225,7 +231,7 @@ void upstream_free(struct upstream *up)
 
 size_t upstream_active(const struct upstream *up)
 {
-    return up->n_active;
+    return up->n_active + (up->h1 ? h1client_active(up->h1) : 0);
 }
 
 static size_t header_cb(char *line, size_t size, size_t n, void *arg)
@@ -287,6 +293,11 @@ static struct curl_slist *add_header(struct curl_slist *l, const char *name, con
 
 int upstream_submit(struct upstream *up, struct upstream_call *c, upstream_done_cb done, void *arg)
 {
+    if (up->h1 && strncmp(c->url, "http://", 7) == 0) {
+        c->done = done;
+        c->arg = arg;
+        return h1client_submit(up->h1, c);
+    }
     CURL *e = up->n_pool ? up->pool[--up->n_pool] : curl_easy_init();
     if (!e) {
         c->resp.error_msg = xstrdup("cannot create a curl handle");

@@ -1,8 +1,10 @@
-/* Outbound HTTP for the legs of a trial: libcurl's multi_socket interface
- * driven by one worker's libevent loop (curl's hiperfifo model). Each worker
- * owns one upstream; connections are kept alive and reused per backend by the
- * multi handle's connection cache, and easy handles are recycled.
- * Only this module includes curl. */
+/* Outbound HTTP for the legs of a trial, on one worker's libevent loop. Plain
+ * http:// goes through the built-in HTTP/1.1 client (h1client.c), which keeps
+ * each pooled connection registered with epoll; https:// (and http:// when the
+ * environment sets DIFFD_UPSTREAM=curl) goes through libcurl's multi_socket
+ * interface (curl's hiperfifo model), whose connection cache keeps
+ * connections alive per backend, with easy handles recycled. Each worker owns
+ * one upstream. Only this module includes curl. */
 #ifndef DIFFD_UPSTREAM_H
 #define DIFFD_UPSTREAM_H
 
