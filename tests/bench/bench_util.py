@@ -7,12 +7,15 @@
   bench_util.py parse-wrk FILE          print "rps p50_ms p99_ms non2xx requests"
   bench_util.py rss PID                 print VmHWM and VmRSS of PID in KiB
   bench_util.py cpu PID                 print CPU seconds used by PID and its children
+  bench_util.py run OUT CMD...          run CMD with output to OUT; print its CPU seconds
+                                        and the whole machine's busy CPU seconds meanwhile
   bench_util.py report TSV MD [k=v...]  print the Markdown result table, also write MD
 """
 import os
 import re
 import socket
 import statistics
+import subprocess
 import sys
 import time
 import urllib.error
@@ -133,12 +136,35 @@ def cmd_cpu(pid):
     return 0
 
 
+def machine_busy_seconds():
+    """CPU seconds spent not idle by all CPUs since boot (/proc/stat)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    idle = v[3] + (v[4] if len(v) > 4 else 0)  # idle + iowait
+    steal = v[7] if len(v) > 7 else 0
+    return (sum(v[:8]) - idle - steal) / float(os.sysconf("SC_CLK_TCK"))
+
+
+def cmd_run(out, *cmd):
+    """Run CMD (wrk) with stdout+stderr to OUT; print 'cmd_cpu_s machine_busy_s'.
+
+    Exits with CMD's status, so the caller can fail on it."""
+    busy0 = machine_busy_seconds()
+    with open(out, "wb") as f:
+        proc = subprocess.Popen(list(cmd), stdout=f, stderr=subprocess.STDOUT)
+        _, status, ru = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    busy = machine_busy_seconds() - busy0
+    print("%.2f %.2f" % (ru.ru_utime + ru.ru_stime, busy))
+    return proc.returncode
+
+
 def fmt_ms(v):
     return "%.2f" % v if v < 100 else "%.0f" % v
 
 
 def cmd_report(tsv, md, *meta):
-    # TSV columns: config round rps p50_ms p99_ms non2xx requests rss_hwm_kib cpu_s
+    # TSV columns: config round rps p50_ms p99_ms non2xx requests rss_hwm_kib cpu_s other_pct
     runs = {}
     for line in open(tsv):
         f = line.split()
@@ -147,7 +173,8 @@ def cmd_report(tsv, md, *meta):
         runs.setdefault(f[0], []).append(
             dict(rps=float(f[2]), p50=float(f[3]), p99=float(f[4]), bad=int(f[5]),
                  req=int(f[6]), rss=int(f[7]),
-                 cpu_us=(float(f[8]) * 1e6 / int(f[6])) if len(f) > 8 and int(f[6]) else 0.0)
+                 cpu_us=(float(f[8]) * 1e6 / int(f[6])) if len(f) > 8 and int(f[6]) else 0.0,
+                 other=float(f[9]) if len(f) > 9 else 0.0)
         )
     med = {}
     for c, rs in runs.items():
@@ -159,6 +186,7 @@ def cmd_report(tsv, md, *meta):
             req=sum(r["req"] for r in rs),
             rss=max(r["rss"] for r in rs),
             cpu_us=statistics.median(r["cpu_us"] for r in rs),
+            other=max(r["other"] for r in rs),
             n=len(rs),
         )
 
@@ -167,20 +195,22 @@ def cmd_report(tsv, md, *meta):
     if kv:
         out.append("Setup: " + ", ".join("%s %s" % (k, v) for k, v in kv.items()) + ".")
         out.append("")
-    out.append("| config | rps | p50 ms | p99 ms | non-2xx | proxy CPU µs/req | requests | runs |")
-    out.append("|---|---:|---:|---:|---:|---:|---:|---:|")
+    out.append("| config | rps | p50 ms | p99 ms | non-2xx | proxy CPU µs/req | requests | runs"
+               " | other load % |")
+    out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for c in CONFIGS:
         if c in med:
             m = med[c]
-            out.append("| %s | %.0f | %s | %s | %d | %.0f | %d | %d |" % (
+            out.append("| %s | %.0f | %s | %s | %d | %.0f | %d | %d | %.0f |" % (
                 CONFIGS[c], m["rps"], fmt_ms(m["p50"]), fmt_ms(m["p99"]), m["bad"],
-                m["cpu_us"], m["req"], m["n"]))
+                m["cpu_us"], m["req"], m["n"], m["other"]))
     out.append("")
-    out.append("rps, p50, p99 and CPU are medians over the runs; non-2xx (wrk's \"Non-2xx or"
-               " 3xx responses\" plus socket errors) and requests are totals. Proxy CPU"
-               " is user+system time of the proxy process (nginx: master and workers) during"
-               " the measured run divided by its requests: less sensitive than rps to other"
-               " load on the machine.")
+    out.append("rps, p50, p99 and proxy CPU: medians over the runs. non-2xx (wrk's \"Non-2xx"
+               " or 3xx responses\" plus socket errors) and requests: totals. Proxy CPU: user +"
+               " system time of the proxy (nginx master and workers, or all diffd threads) during"
+               " the measured run, per request; it moves less than rps when the machine is busy."
+               " Other load: the largest share, over the runs, of all CPUs used by anything but"
+               " the proxy, the backends and wrk; when it is high, rps and latency are noisy.")
     out.append("")
 
     verdicts = []
@@ -216,7 +246,7 @@ def main(argv):
         return 2
     cmd, args = argv[1], argv[2:]
     fn = {"ports": cmd_ports, "wait-http": cmd_wait_http, "parse-wrk": cmd_parse_wrk,
-          "rss": cmd_rss, "cpu": cmd_cpu, "report": cmd_report}.get(cmd)
+          "rss": cmd_rss, "cpu": cmd_cpu, "run": cmd_run, "report": cmd_report}.get(cmd)
     if fn is None:
         sys.stderr.write(__doc__)
         return 2

@@ -30,7 +30,7 @@ ROUNDS=${BENCH_ROUNDS:-3}
 ONLY=${BENCH_ONLY:-a,b,c,d}
 REQ_PATH=${BENCH_PATH:-/api/v1/users/48213?fields=orders}
 DIFFD_ARGS=${BENCH_DIFFD_ARGS:-}            # extra diffd serve flags (word-split)
-PERF=${BENCH_PERF:-0}                       # 1: extra profiled (d) run, top symbols
+PERF=${BENCH_PERF:-0}                       # configs to profile after the rounds (1 = d)
 OUT=${BENCH_OUT:-$ROOT/build/bench}
 
 UTIL="$PY $HERE/bench_util.py"
@@ -185,9 +185,13 @@ start_proxy() {
     check_body "http://127.0.0.1:$PROXY_PORT$REQ_PATH" "($cfg)"
 }
 
-run_wrk() { # SECONDS URL OUTFILE
-    "$WRK" -t "$THREADS" -c "$CONNS" -d "${1}s" --latency "$2" >"$3" 2>&1 ||
+# run_wrk SECONDS URL OUTFILE: sets WRK_CPU (wrk's CPU seconds) and MACHINE_BUSY (CPU
+# seconds all processes on the machine used meanwhile).
+run_wrk() {
+    usage=$($UTIL run "$3" "$WRK" -t "$THREADS" -c "$CONNS" -d "${1}s" --latency "$2") ||
         die "wrk failed (exit $?): $(tail -n 5 "$3")"
+    set -- $usage
+    WRK_CPU=$1 MACHINE_BUSY=$2
 }
 
 # ---- checks --------------------------------------------------------------------------
@@ -203,8 +207,23 @@ done
 if wanted c || wanted d; then
     [ -x "$DIFFD_BIN" ] || die "diffd binary not found at $DIFFD_BIN (make)"
 fi
-if [ "$PERF" = 1 ]; then
-    command -v perf >/dev/null 2>&1 || die "BENCH_PERF=1 needs perf (linux-perf)"
+PERF_CONFIGS=""
+case $PERF in
+0 | "") ;;
+1) PERF_CONFIGS=d ;;
+*) PERF_CONFIGS=$(echo "$PERF" | tr ',' ' ') ;;
+esac
+for c in $PERF_CONFIGS; do
+    case $c in
+    a | b | c | d) ;;
+    *) die "BENCH_PERF=$PERF: expected 0, 1 or configs among a,b,c,d" ;;
+    esac
+done
+if [ -n "$PERF_CONFIGS" ]; then
+    command -v perf >/dev/null 2>&1 || die "BENCH_PERF=$PERF needs perf (linux-perf)"
+    case " $PERF_CONFIGS " in
+    *" c "* | *" d "*) [ -x "$DIFFD_BIN" ] || die "diffd binary not found at $DIFFD_BIN (make)" ;;
+    esac
 fi
 [ "$THREADS" -le "$CONNS" ] || die "BENCH_THREADS ($THREADS) > BENCH_CONNS ($CONNS)"
 
@@ -214,6 +233,7 @@ WORK=$(mktemp -d "$OUT/run.XXXXXX") || die "cannot create a run directory under 
 RESULTS=$WORK/results.tsv
 : >"$RESULTS"
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+NCPU=$(nproc)
 
 log "run directory $WORK"
 log "configs:$CONFIGS; $ROUNDS round(s) x ${DURATION}s (+${WARMUP}s warm-up); wrk -t$THREADS -c$CONNS; proxy workers $WORKERS"
@@ -228,8 +248,10 @@ while [ $round -le "$ROUNDS" ]; do
         url="http://127.0.0.1:$PROXY_PORT$REQ_PATH"
         [ "$WARMUP" -gt 0 ] && run_wrk "$WARMUP" "$url" "$dir/warmup.txt"
         cpu0=$($UTIL cpu "$PROXY_PID")
+        bcpu0=$($UTIL cpu "$BACKENDS_PID")
         run_wrk "$DURATION" "$url" "$dir/wrk.txt"
         cpu1=$($UTIL cpu "$PROXY_PID")
+        bcpu1=$($UTIL cpu "$BACKENDS_PID")
         alive "$PROXY_PID" || die "($cfg) proxy died during the run (see $dir)"
         line=$($UTIL parse-wrk "$dir/wrk.txt") || die "($cfg) unreadable wrk output $dir/wrk.txt"
         hwm=0
@@ -242,26 +264,31 @@ while [ $round -le "$ROUNDS" ]; do
         esac
         stop "$PROXY_PID"
         cpu=$(echo "$cpu0 $cpu1" | awk '{printf "%.2f", $2 - $1}')
-        echo "$cfg $round $line $hwm $cpu" >>"$RESULTS"
+        # CPU the machine spent on anything but this run (other users of the machine),
+        # as a share of all CPUs over the run: high values mean noisy numbers.
+        other=$(echo "$MACHINE_BUSY $WRK_CPU $cpu $bcpu0 $bcpu1 $DURATION $NCPU" | awk '{
+            o = ($1 - $2 - $3 - ($5 - $4)) / ($6 * $7) * 100; printf "%.0f", (o < 0 ? 0 : o) }')
+        echo "$cfg $round $line $hwm $cpu $other" >>"$RESULTS"
         set -- $line
-        log "round $round ($cfg): $1 rps, p50 $2 ms, p99 $3 ms, non-2xx $4, proxy CPU ${cpu}s$([ "$hwm" -gt 0 ] && echo ", VmHWM $((hwm / 1024)) MB")"
+        log "round $round ($cfg): $1 rps, p50 $2 ms, p99 $3 ms, non-2xx $4, proxy CPU ${cpu}s, other load ${other}%$([ "$hwm" -gt 0 ] && echo ", VmHWM $((hwm / 1024)) MB")"
     done
     round=$((round + 1))
 done
 
 echo
 $UTIL report "$RESULTS" "$OUT/proxy_bench.md" \
-    "cpus=$(nproc)" "proxy workers=$WORKERS" "backend workers=$BACKEND_WORKERS" \
+    "cpus=$NCPU" "proxy workers=$WORKERS" "backend workers=$BACKEND_WORKERS" \
     "wrk=-t$THREADS -c$CONNS" "duration=${DURATION}s x $ROUNDS rounds (+${WARMUP}s warm-up)" \
     "nginx=$("$NGINX" -v 2>&1 | sed 's|.*/||')" \
     "load avg before/after=$LOAD_BEFORE / $(cut -d' ' -f1-3 /proc/loadavg)" || die "report failed"
 cp "$RESULTS" "$OUT/proxy_bench.tsv"
 log "table written to $OUT/proxy_bench.md, raw runs in $OUT/proxy_bench.tsv and $WORK"
 
-# Optional: one more (d) run under `perf record -g`, not counted in the table.
-if [ "$PERF" = 1 ] && wanted d; then
-    dir=$WORK/d.perf
-    start_proxy d "$dir"
+# Optional: one more run of each config in BENCH_PERF under `perf record -g` (attached to the
+# proxy's main process: diffd's threads, or nginx's master only), not counted in the table.
+for cfg in $PERF_CONFIGS; do
+    dir=$WORK/$cfg.perf
+    start_proxy "$cfg" "$dir"
     url="http://127.0.0.1:$PROXY_PORT$REQ_PATH"
     [ "$WARMUP" -gt 0 ] && run_wrk "$WARMUP" "$url" "$dir/warmup.txt"
     perf record -g -o "$dir/perf.data" -p "$PROXY_PID" -- sleep "$DURATION" \
@@ -269,11 +296,11 @@ if [ "$PERF" = 1 ] && wanted d; then
     perf_pid=$!
     PIDS="$PIDS $perf_pid"
     run_wrk "$DURATION" "$url" "$dir/wrk.txt"
-    wait "$perf_pid"
+    wait "$perf_pid" || die "perf record failed: $(tail -n 3 "$dir/perf.log")"
     PIDS=$(echo "$PIDS" | sed "s/ $perf_pid//")
     stop "$PROXY_PID"
     echo
-    echo "perf (d) while serving $(sed -n 's/^Requests\/sec: *//p' "$dir/wrk.txt") rps;" \
+    echo "perf ($cfg) while serving $(sed -n 's/^Requests\/sec: *//p' "$dir/wrk.txt") rps;" \
         "data: $dir/perf.data"
     echo "self time by object:"
     perf report -i "$dir/perf.data" --no-children --sort dso --stdio -g none 2>/dev/null |
@@ -281,5 +308,5 @@ if [ "$PERF" = 1 ] && wanted d; then
     echo "top 15 symbols by self time:"
     perf report -i "$dir/perf.data" --no-children --sort dso,sym --stdio -g none 2>/dev/null |
         grep '%' | grep -v '^#' | head -n 15
-fi
+done
 exit 0
