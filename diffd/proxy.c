@@ -160,6 +160,35 @@ static const char *sample_key(const struct config *cfg, const struct http_reques
     return NULL;
 }
 
+/* Decides whether a request is compared, counting why not: skip rules, then
+ * sampling (an endpoint's `sample` rule overrides --sample), then side
+ * effects, then --max-inflight. So sampled = compared + side_effect +
+ * overload, and received = sampled + unsampled + skipped by rule. */
+static bool decide(struct worker *w, const struct trial *t)
+{
+    const struct config *cfg = w->cfg;
+    if (t->route.skip) {
+        stat_add(&w->stats.skipped_rule, 1);
+        return false;
+    }
+    double percent = t->route.sample >= 0 ? t->route.sample : cfg->sample_percent;
+    size_t klen = 0;
+    const char *key = sample_key(cfg, &t->req, &klen);
+    /* A request without the key is sampled at random, like the rest. */
+    if (!sample_decide(percent, key, klen, &w->rng))
+        return false;
+    stat_add(&w->stats.sampled, 1);
+    if (!cfg->allow_side_effects && is_side_effect(t->req.method)) {
+        stat_add(&w->stats.skipped_side_effect, 1);
+        return false;
+    }
+    if (atomic_load_explicit(&w->stats.inflight, memory_order_relaxed) >= w->max_inflight) {
+        stat_add(&w->stats.skipped_overload, 1);
+        return false;
+    }
+    return true;
+}
+
 void proxy_handle(struct worker *w, struct conn *c, struct http_request *req)
 {
     const struct config *cfg = w->cfg;
@@ -174,28 +203,10 @@ void proxy_handle(struct worker *w, struct conn *c, struct http_request *req)
     stat_add(&w->stats.received, 1);
 
     rewrite_original_uri(&t->req);
+    route_resolve(w->ctx->rules, t->req.method, t->req.target,
+                  headers_get(&t->req.headers, "Canonical-Resource"), &t->route);
 
-    /* Decide whether this request is compared. */
-    bool compare = true;
-    if (!cfg->allow_side_effects && is_side_effect(t->req.method)) {
-        stat_add(&w->stats.skipped_side_effect, 1);
-        compare = false;
-    } else {
-        size_t klen = 0;
-        const char *key = sample_key(cfg, &t->req, &klen);
-        /* A request without the key is sampled at random, like the rest. */
-        if (!sample_decide(cfg->sample_percent, key, klen, &w->rng)) {
-            compare = false;
-        } else if (w->max_inflight > 0 &&
-                   atomic_load_explicit(&w->stats.inflight, memory_order_relaxed) >=
-                       w->max_inflight) {
-            stat_add(&w->stats.sampled, 1);
-            stat_add(&w->stats.skipped_overload, 1);
-            compare = false;
-        } else {
-            stat_add(&w->stats.sampled, 1);
-        }
-    }
+    bool compare = decide(w, t);
     t->compared = compare;
     t->conn = c;
     server_set_trial(c, t);
@@ -211,7 +222,7 @@ void proxy_handle(struct worker *w, struct conn *c, struct http_request *req)
     for (int r = 0; r < ROLE_COUNT; r++) {
         bool wanted = compare ? cfg->backends[r].configured : r == t->respond;
         if (wanted)
-            leg_start(t, r, NULL, 0);
+            leg_start(t, r, t->route.strip, t->route.nstrip);
     }
     if (t->respond != RESPOND_NONE && !t->answered && t->legs[t->respond].done && !cfg->wait_all)
         answer_from_leg(t, &t->legs[t->respond]);
@@ -239,6 +250,8 @@ static void access_log(struct worker *w, const struct trial *t)
     struct buf b = {0};
     buf_puts(&b, "{\"trial\":");
     buf_json_string(&b, t->id, strlen(t->id));
+    buf_puts(&b, ",\"endpoint\":");
+    buf_json_string(&b, t->route.name, strlen(t->route.name));
     buf_puts(&b, ",\"method\":");
     buf_json_string(&b, t->req.method, strlen(t->req.method));
     buf_puts(&b, ",\"target\":");

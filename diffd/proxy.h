@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "http.h"
+#include "route.h"
 #include "upstream.h"
 
 struct worker;
@@ -34,8 +35,9 @@ struct trial {
     struct worker *w;
     char id[48];
     struct http_request req;
-    bool compared; /* a real trial (all configured legs); else a pass-through */
-    int respond;   /* role answering the client, or RESPOND_NONE */
+    struct route_result route; /* endpoint name and the rules that apply */
+    bool compared;             /* a real trial (all configured legs); else a pass-through */
+    int respond;               /* role answering the client, or RESPOND_NONE */
     bool answered;
     int pending; /* legs not finished */
     struct conn *conn;

@@ -5,6 +5,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,12 +15,14 @@
 #include "admin.h"
 #include "cli.h"
 #include "config.h"
+#include "rules.h"
 #include "upstream.h"
 #include "util.h"
 #include "worker.h"
 
-/* Opens a non-blocking SO_REUSEPORT listening socket on addr:port. */
-static int listen_socket(const char *addr, int port, char *err, size_t errlen)
+/* Opens a non-blocking listening socket on addr:port; with reuseport, one
+ * of a group sharing the port (one per worker). */
+static int listen_socket(const char *addr, int port, bool reuseport, char *err, size_t errlen)
 {
     struct addrinfo hints = {.ai_family = AF_UNSPEC,
                              .ai_socktype = SOCK_STREAM,
@@ -37,7 +40,8 @@ static int listen_socket(const char *addr, int port, char *err, size_t errlen)
     }
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+    if (reuseport)
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
     if (bind(fd, res->ai_addr, res->ai_addrlen) == -1 || listen(fd, 4096) == -1) {
         errf(err, errlen, "--listen: cannot listen on %s:%d: %s", addr, port, strerror(errno));
         close(fd);
@@ -56,6 +60,26 @@ static int bound_port_of(int fd)
         return -1;
     return ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
                                           : ((struct sockaddr_in *)&ss)->sin_port);
+}
+
+/* Loads every --rules path into one sealed ruleset. On any error prints each
+ * "file:line:column: message" and returns NULL. */
+static struct ruleset *load_rules(const struct config *cfg)
+{
+    char err[512];
+    struct ruleset *rs = rules_new();
+    int bad = 0;
+    for (size_t i = 0; i < cfg->n_rules_paths; i++) {
+        /* Errors, unreadable paths included, are recorded in the ruleset. */
+        if (rules_add_path(rs, cfg->rules_paths[i], err, sizeof(err)) != 0)
+            bad = 1;
+    }
+    if (!bad && rules_finish(rs, err, sizeof(err)) == 0)
+        return rs;
+    for (size_t i = 0; i < rules_error_count(rs); i++)
+        fprintf(stderr, "%s\n", rules_error(rs, i));
+    rules_free(rs);
+    return NULL;
 }
 
 static void print_summary(struct worker *ws, int n)
@@ -109,6 +133,7 @@ int serve_main(int argc, char **argv)
     }
 
     int status = 2;
+    struct ruleset *rules = NULL;
     struct worker *workers = NULL;
     int n_started = 0, n_init = 0;
     struct admin *admin = NULL;
@@ -125,6 +150,12 @@ int serve_main(int argc, char **argv)
     sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
 
+    if (cfg.n_rules_paths) {
+        rules = load_rules(&cfg);
+        if (!rules)
+            goto out;
+        ctx.rules = rules;
+    }
     if (upstream_global_init() == -1) {
         fprintf(stderr, "diffd serve: cannot initialize libcurl\n");
         goto out;
@@ -141,16 +172,23 @@ int serve_main(int argc, char **argv)
         }
     }
 
+    /* SO_REUSEPORT would let us join a port another process listens on and
+     * silently split its traffic: claim the port alone first (this also picks
+     * the port for --listen ADDR:0), then open the workers' shared sockets. */
+    int probe = listen_socket(cfg.listen_addr, cfg.listen_port, false, err, sizeof(err));
+    if (probe == -1) {
+        fprintf(stderr, "diffd serve: %s\n", err);
+        goto out;
+    }
+    int port = bound_port_of(probe);
+    close(probe);
     workers = xcalloc((size_t)cfg.threads, sizeof(*workers));
-    int port = cfg.listen_port;
     for (int i = 0; i < cfg.threads; i++) {
-        int fd = listen_socket(cfg.listen_addr, port, err, sizeof(err));
+        int fd = listen_socket(cfg.listen_addr, port, true, err, sizeof(err));
         if (fd == -1) {
             fprintf(stderr, "diffd serve: %s\n", err);
             goto out;
         }
-        if (i == 0)
-            port = bound_port_of(fd); /* --listen ADDR:0 picks once for all */
         if (worker_init(&workers[i], i, &ctx, fd, err, sizeof(err)) == -1) {
             n_init = i + 1;
             fprintf(stderr, "diffd serve: %s\n", err);
@@ -203,6 +241,7 @@ out:
     if (ctx.access_log_fd != -1)
         close(ctx.access_log_fd);
     upstream_global_cleanup();
+    rules_free(rules);
     config_free(&cfg);
     return status;
 }

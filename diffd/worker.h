@@ -51,7 +51,8 @@ static inline uint64_t stat_get(atomic_uint_fast64_t *c)
 /* State shared read-only by all workers for the life of the server. */
 struct serve_ctx {
     const struct config *cfg;
-    int access_log_fd; /* -1 when off */
+    const struct ruleset *rules; /* sealed; NULL when no --rules */
+    int access_log_fd;           /* -1 when off */
     char id_prefix[16];
 };
 
