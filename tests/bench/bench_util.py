@@ -165,6 +165,7 @@ def fmt_ms(v):
 
 def cmd_report(tsv, md, *meta):
     # TSV columns: config round rps p50_ms p99_ms non2xx requests rss_hwm_kib cpu_s other_pct
+    # backends_cpu_s
     runs = {}
     for line in open(tsv):
         f = line.split()
@@ -174,7 +175,8 @@ def cmd_report(tsv, md, *meta):
             dict(rps=float(f[2]), p50=float(f[3]), p99=float(f[4]), bad=int(f[5]),
                  req=int(f[6]), rss=int(f[7]),
                  cpu_us=(float(f[8]) * 1e6 / int(f[6])) if len(f) > 8 and int(f[6]) else 0.0,
-                 other=float(f[9]) if len(f) > 9 else 0.0)
+                 other=float(f[9]) if len(f) > 9 else 0.0,
+                 bcpu_us=(float(f[10]) * 1e6 / int(f[6])) if len(f) > 10 and int(f[6]) else 0.0)
         )
     med = {}
     for c, rs in runs.items():
@@ -187,6 +189,7 @@ def cmd_report(tsv, md, *meta):
             rss=max(r["rss"] for r in rs),
             cpu_us=statistics.median(r["cpu_us"] for r in rs),
             other=max(r["other"] for r in rs),
+            bcpu_us=statistics.median(r["bcpu_us"] for r in rs),
             n=len(rs),
         )
 
@@ -195,20 +198,21 @@ def cmd_report(tsv, md, *meta):
     if kv:
         out.append("Setup: " + ", ".join("%s %s" % (k, v) for k, v in kv.items()) + ".")
         out.append("")
-    out.append("| config | rps | p50 ms | p99 ms | non-2xx | proxy CPU µs/req | requests | runs"
-               " | other load % |")
-    out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    out.append("| config | rps | p50 ms | p99 ms | non-2xx | proxy CPU µs/req"
+               " | backends CPU µs/req | requests | runs | other load % |")
+    out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for c in CONFIGS:
         if c in med:
             m = med[c]
-            out.append("| %s | %.0f | %s | %s | %d | %.0f | %d | %d | %.0f |" % (
+            out.append("| %s | %.0f | %s | %s | %d | %.0f | %.0f | %d | %d | %.0f |" % (
                 CONFIGS[c], m["rps"], fmt_ms(m["p50"]), fmt_ms(m["p99"]), m["bad"],
-                m["cpu_us"], m["req"], m["n"], m["other"]))
+                m["cpu_us"], m["bcpu_us"], m["req"], m["n"], m["other"]))
     out.append("")
-    out.append("rps, p50, p99 and proxy CPU: medians over the runs. non-2xx (wrk's \"Non-2xx"
+    out.append("rps, p50, p99 and CPU per request: medians over the runs. non-2xx (wrk's \"Non-2xx"
                " or 3xx responses\" plus socket errors) and requests: totals. Proxy CPU: user +"
                " system time of the proxy (nginx master and workers, or all diffd threads) during"
                " the measured run, per request; it moves less than rps when the machine is busy."
+               " Backends CPU: the same for the three backends together."
                " Other load: the largest share, over the runs, of all CPUs used by anything but"
                " the proxy, the backends and wrk; when it is high, rps and latency are noisy.")
     out.append("")

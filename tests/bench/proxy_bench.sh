@@ -31,6 +31,7 @@ ONLY=${BENCH_ONLY:-a,b,c,d}
 REQ_PATH=${BENCH_PATH:-/api/v1/users/48213?fields=orders}
 DIFFD_ARGS=${BENCH_DIFFD_ARGS:-}            # extra diffd serve flags (word-split)
 PERF=${BENCH_PERF:-0}                       # configs to profile after the rounds (1 = d)
+PERF_CALLGRAPH=${BENCH_PERF_CALLGRAPH:-fp}  # perf record --call-graph: fp or dwarf
 OUT=${BENCH_OUT:-$ROOT/build/bench}
 
 UTIL="$PY $HERE/bench_util.py"
@@ -268,7 +269,8 @@ while [ $round -le "$ROUNDS" ]; do
         # as a share of all CPUs over the run: high values mean noisy numbers.
         other=$(echo "$MACHINE_BUSY $WRK_CPU $cpu $bcpu0 $bcpu1 $DURATION $NCPU" | awk '{
             o = ($1 - $2 - $3 - ($5 - $4)) / ($6 * $7) * 100; printf "%.0f", (o < 0 ? 0 : o) }')
-        echo "$cfg $round $line $hwm $cpu $other" >>"$RESULTS"
+        bcpu=$(echo "$bcpu0 $bcpu1" | awk '{printf "%.2f", $2 - $1}')
+        echo "$cfg $round $line $hwm $cpu $other $bcpu" >>"$RESULTS"
         set -- $line
         log "round $round ($cfg): $1 rps, p50 $2 ms, p99 $3 ms, non-2xx $4, proxy CPU ${cpu}s, other load ${other}%$([ "$hwm" -gt 0 ] && echo ", VmHWM $((hwm / 1024)) MB")"
     done
@@ -291,7 +293,7 @@ for cfg in $PERF_CONFIGS; do
     start_proxy "$cfg" "$dir"
     url="http://127.0.0.1:$PROXY_PORT$REQ_PATH"
     [ "$WARMUP" -gt 0 ] && run_wrk "$WARMUP" "$url" "$dir/warmup.txt"
-    perf record -g -o "$dir/perf.data" -p "$PROXY_PID" -- sleep "$DURATION" \
+    perf record --call-graph "$PERF_CALLGRAPH" -o "$dir/perf.data" -p "$PROXY_PID" -- sleep "$DURATION" \
         >"$dir/perf.log" 2>&1 &
     perf_pid=$!
     PIDS="$PIDS $perf_pid"
