@@ -30,6 +30,8 @@ static const char serve_help[] =
     "  --secondary URL          second instance of the current version; measures noise.\n"
     "                           Omit it and nothing is subtracted as noise  [none]\n"
     "  --candidate URL          new version under test  [required]\n"
+    "  --ca-file FILE           CA certificates (PEM) trusted for https:// backends, e.g. a\n"
+    "                           private CA; certificates are always verified  [system CAs]\n"
     "\n"
     "Listeners:\n"
     "  --listen [ADDR:]PORT     proxy listener (port 0 picks a free port)  [127.0.0.1:8880]\n"
@@ -134,6 +136,7 @@ void config_free(struct config *cfg)
     free(cfg->rules_paths);
     free(cfg->sample_key_name);
     free(cfg->access_log);
+    free(cfg->ca_file);
     free(cfg->state_file);
     free(cfg->admin_token);
     memset(cfg, 0, sizeof(*cfg));
@@ -267,6 +270,7 @@ enum opt {
     O_THREADS,
     O_PRESERVE_HOST,
     O_ACCESS_LOG,
+    O_CA_FILE,
     O_THR_REL,
     O_THR_ABS,
     O_LAT_FACTOR,
@@ -305,6 +309,7 @@ static const struct {
     {"threads", O_THREADS, true},
     {"preserve-host", O_PRESERVE_HOST, false},
     {"access-log", O_ACCESS_LOG, true},
+    {"ca-file", O_CA_FILE, true},
     {"threshold-relative", O_THR_REL, true},
     {"threshold-absolute", O_THR_ABS, true},
     {"latency-factor", O_LAT_FACTOR, true},
@@ -414,6 +419,11 @@ static int apply(struct config *cfg, enum opt id, const char *flag, const char *
         return 0;
     case O_ACCESS_LOG:
         replace_str(&cfg->access_log, v);
+        return 0;
+    case O_CA_FILE:
+        if (access(v, R_OK) == -1)
+            return errf(err, errlen, "--ca-file: cannot read \"%s\": %s", v, strerror(errno));
+        replace_str(&cfg->ca_file, v);
         return 0;
     case O_THR_REL:
     case O_THR_ABS: {

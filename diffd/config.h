@@ -45,6 +45,7 @@ struct config {
     int threads;
     bool preserve_host;
     char *access_log;
+    char *ca_file; /* CA bundle for https backends; NULL: the system's */
     /* Analysis options (used by the statistics layer). */
     double threshold_relative;
     double threshold_absolute;

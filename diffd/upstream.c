@@ -341,6 +341,8 @@ int upstream_submit(struct upstream *up, struct upstream_call *c, upstream_done_
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, c);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    if (up->opts.ca_file)
+        curl_easy_setopt(e, CURLOPT_CAINFO, up->opts.ca_file);
     if (strcmp(c->method, "GET") == 0 && c->body_len == 0) {
         curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
     } else if (strcmp(c->method, "HEAD") == 0) {

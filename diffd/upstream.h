@@ -48,6 +48,7 @@ struct upstream_opts {
     long timeout_ms;
     long connect_timeout_ms;
     size_t max_body;
+    const char *ca_file; /* CA bundle for https, or NULL for the system's; borrowed */
 };
 
 /* Global libcurl setup; call once before any thread starts. */

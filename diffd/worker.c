@@ -85,7 +85,8 @@ int worker_init(struct worker *w, int idx, struct serve_ctx *ctx, int listen_fd,
         return errf(err, errlen, "worker %d: cannot create event loop", idx);
     struct upstream_opts uo = {.timeout_ms = w->cfg->timeout_ms,
                                .connect_timeout_ms = w->cfg->connect_timeout_ms,
-                               .max_body = w->cfg->max_body};
+                               .max_body = w->cfg->max_body,
+                               .ca_file = w->cfg->ca_file};
     w->up = upstream_new(w->base, &uo);
     if (!w->up)
         return errf(err, errlen, "worker %d: cannot create the outbound client", idx);
