@@ -49,6 +49,7 @@ struct lineparse {
     const char *file;
     unsigned line;
     struct rules_section *sec;
+    bool bad_section; /* the last section header had an error: check, do not keep */
     size_t errors_before;
 };
 
@@ -175,6 +176,7 @@ static char *unquote(const char *s, size_t len, size_t *bad)
         }
         buf_append(&b, &c, 1);
     }
+    buf_append(&b, "", 0); /* terminates an empty value too */
     return buf_steal(&b);
 }
 
@@ -633,6 +635,7 @@ static void parse_section(struct lineparse *lp, const char *line, size_t len, si
     struct ruleset *rs = lp->rs;
     const char *close = memchr(line + at, ']', len - at);
     lp->sec = NULL;
+    lp->bad_section = true;
     if (!close) {
         record_error(lp, at + 1, "unclosed section \"[\" (missing ])");
         return;
@@ -663,6 +666,7 @@ static void parse_section(struct lineparse *lp, const char *line, size_t len, si
     rs->secs = grow(rs->secs, rs->nsecs, sizeof(*rs->secs));
     rs->secs[rs->nsecs++] = sec;
     lp->sec = sec;
+    lp->bad_section = false;
 }
 
 static void parse_directive(struct lineparse *lp, const char *line, size_t len, size_t at,
@@ -696,7 +700,7 @@ static void parse_directive(struct lineparse *lp, const char *line, size_t len, 
                      show(&toks[d->max_args + 1], tmp, sizeof(tmp)), d->name);
         goto out;
     }
-    if (!lp->sec) {
+    if (!lp->sec && !lp->bad_section) {
         if (!*outside_reported)
             record_error(lp, toks[0].col,
                          "directive \"%s\" outside a section (open one with [*] or "
@@ -708,7 +712,7 @@ static void parse_directive(struct lineparse *lp, const char *line, size_t len, 
     const struct tok *last = &toks[ntok - 1];
     size_t textlen = (size_t)(last->s + last->len - (line + at));
     r = new_rule(lp, d->kind, line + at, textlen);
-    if (parse_args(lp, r, toks, ntok) == -1) {
+    if (parse_args(lp, r, toks, ntok) == -1 || !lp->sec) {
         rule_free(r);
         goto out;
     }
@@ -871,7 +875,8 @@ int rules_add_path(struct ruleset *rs, const char *path, char *err, size_t errle
         names[nnames++] = xasprintf("%s/%s", path, e->d_name);
     }
     closedir(d);
-    qsort(names, nnames, sizeof(*names), cmp_str);
+    if (nnames > 1)
+        qsort(names, nnames, sizeof(*names), cmp_str);
     int rc = 0;
     for (size_t i = 0; i < nnames; i++) {
         int r = add_file(rs, names[i], rc == 0 ? err : NULL, errlen);
