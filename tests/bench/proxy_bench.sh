@@ -226,6 +226,12 @@ if [ -n "$PERF_CONFIGS" ]; then
     *" c "* | *" d "*) [ -x "$DIFFD_BIN" ] || die "diffd binary not found at $DIFFD_BIN (make)" ;;
     esac
 fi
+for v in WORKERS=$WORKERS BACKEND_WORKERS=$BACKEND_WORKERS CONNS=$CONNS THREADS=$THREADS \
+    DURATION=$DURATION WARMUP=$WARMUP ROUNDS=$ROUNDS; do
+    case ${v#*=} in
+    "" | *[!0-9]*) die "BENCH_${v%%=*}=${v#*=}: expected a whole number" ;;
+    esac
+done
 [ "$THREADS" -le "$CONNS" ] || die "BENCH_THREADS ($THREADS) > BENCH_CONNS ($CONNS)"
 
 mkdir -p "$OUT" || die "cannot create $OUT"
@@ -286,15 +292,19 @@ $UTIL report "$RESULTS" "$OUT/proxy_bench.md" \
 cp "$RESULTS" "$OUT/proxy_bench.tsv"
 log "table written to $OUT/proxy_bench.md, raw runs in $OUT/proxy_bench.tsv and $WORK"
 
-# Optional: one more run of each config in BENCH_PERF under `perf record -g` (attached to the
-# proxy's main process: diffd's threads, or nginx's master only), not counted in the table.
+# Optional: one more run of each config in BENCH_PERF under `perf record` (attached to diffd,
+# all threads, or to nginx's workers), not counted in the table.
 for cfg in $PERF_CONFIGS; do
     dir=$WORK/$cfg.perf
     start_proxy "$cfg" "$dir"
     url="http://127.0.0.1:$PROXY_PORT$REQ_PATH"
     [ "$WARMUP" -gt 0 ] && run_wrk "$WARMUP" "$url" "$dir/warmup.txt"
-    perf record --call-graph "$PERF_CALLGRAPH" -o "$dir/perf.data" -p "$PROXY_PID" -- sleep "$DURATION" \
-        >"$dir/perf.log" 2>&1 &
+    targets=$PROXY_PID
+    case $cfg in
+    a | b) targets=$(pgrep -d, -P "$PROXY_PID") || die "($cfg) no nginx workers found" ;;
+    esac
+    perf record --call-graph "$PERF_CALLGRAPH" -o "$dir/perf.data" -p "$targets" \
+        -- sleep "$DURATION" >"$dir/perf.log" 2>&1 &
     perf_pid=$!
     PIDS="$PIDS $perf_pid"
     run_wrk "$DURATION" "$url" "$dir/wrk.txt"
