@@ -14,6 +14,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "reportgen.h"
+#include "stats.h"
 #include "util.h"
 #include "worker.h"
 
@@ -90,6 +92,37 @@ static void healthz(struct admin *a, struct evhttp_request *req)
     buf_free(&b);
 }
 
+/* Everything measured so far: the restored base plus every worker's shard.
+ * Caller frees with stats_free(). NULL when a worker did not answer. */
+static struct stats *merged_stats(struct admin *a, struct sample_store *samples)
+{
+    const struct config *cfg = a->ctx->cfg;
+    struct stats *acc = stats_new((size_t)cfg->max_endpoints, (size_t)cfg->samples_per_field);
+    if (a->ctx->base)
+        stats_merge(acc, a->ctx->base);
+    if (samples)
+        samples_copy_into(samples, &a->ctx->base_samples);
+    if (worker_collect(a->workers, a->n_workers, acc, samples, 5000) == -1) {
+        stats_free(acc);
+        return NULL;
+    }
+    return acc;
+}
+
+static void report(struct admin *a, struct evhttp_request *req)
+{
+    struct stats *s = merged_stats(a, NULL);
+    if (!s) {
+        send_error(req, 503, "Service Unavailable", "a worker did not answer in time");
+        return;
+    }
+    struct buf b = {0};
+    reportgen_write(&b, s, a->ctx->cfg, a->ctx->rules);
+    send_json(req, 200, "OK", &b);
+    buf_free(&b);
+    stats_free(s);
+}
+
 static void dispatch(struct evhttp_request *req, void *arg)
 {
     struct admin *a = arg;
@@ -104,6 +137,11 @@ static void dispatch(struct evhttp_request *req, void *arg)
             send_error(req, 405, "Method Not Allowed", "/healthz accepts GET");
         else
             healthz(a, req);
+    } else if (strcmp(path, "/api/v1/report") == 0) {
+        if (evhttp_request_get_command(req) != EVHTTP_REQ_GET)
+            send_error(req, 405, "Method Not Allowed", "/api/v1/report accepts GET");
+        else
+            report(a, req);
     } else {
         char msg[300];
         snprintf(msg, sizeof(msg), "no such admin endpoint: %.200s", path);

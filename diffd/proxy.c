@@ -12,10 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "rewrite.h"
 #include "server.h"
+#include "stats.h"
 #include "util.h"
 #include "worker.h"
 
@@ -167,8 +167,11 @@ static const char *sample_key(const struct config *cfg, const struct http_reques
 static bool decide(struct worker *w, const struct trial *t)
 {
     const struct config *cfg = w->cfg;
+    struct stats_endpoint *e = stats_endpoint(w->shard, t->route.name);
+    stats_count_received(w->shard, e);
     if (t->route.skip) {
         stat_add(&w->stats.skipped_rule, 1);
+        stats_count_skipped(w->shard, e, STATS_SKIP_RULE);
         return false;
     }
     double percent = t->route.sample >= 0 ? t->route.sample : cfg->sample_percent;
@@ -178,12 +181,15 @@ static bool decide(struct worker *w, const struct trial *t)
     if (!sample_decide(percent, key, klen, &w->rng))
         return false;
     stat_add(&w->stats.sampled, 1);
+    stats_count_sampled(w->shard, e);
     if (!cfg->allow_side_effects && is_side_effect(t->req.method)) {
         stat_add(&w->stats.skipped_side_effect, 1);
+        stats_count_skipped(w->shard, e, STATS_SKIP_SIDE_EFFECT);
         return false;
     }
     if (atomic_load_explicit(&w->stats.inflight, memory_order_relaxed) >= w->max_inflight) {
         stat_add(&w->stats.skipped_overload, 1);
+        stats_count_skipped(w->shard, e, STATS_SKIP_OVERLOAD);
         return false;
     }
     return true;
@@ -241,56 +247,4 @@ enum status_class status_class_of(int status)
     if (status >= 500 && status < 600)
         return SC_5XX;
     return status <= 0 ? SC_ERROR : SC_1XX;
-}
-
-/* Access log: one JSON line per trial, written with a single write() on an
- * O_APPEND descriptor so lines from several workers never interleave. */
-static void access_log(struct worker *w, const struct trial *t)
-{
-    struct buf b = {0};
-    buf_puts(&b, "{\"trial\":");
-    buf_json_string(&b, t->id, strlen(t->id));
-    buf_puts(&b, ",\"endpoint\":");
-    buf_json_string(&b, t->route.name, strlen(t->route.name));
-    buf_puts(&b, ",\"method\":");
-    buf_json_string(&b, t->req.method, strlen(t->req.method));
-    buf_puts(&b, ",\"target\":");
-    buf_json_string(&b, t->req.target, strlen(t->req.target));
-    buf_puts(&b, ",\"legs\":{");
-    bool first = true;
-    for (int r = 0; r < ROLE_COUNT; r++) {
-        const struct leg *l = &t->legs[r];
-        if (!l->active)
-            continue;
-        const struct http_response *resp = &l->call.resp;
-        buf_printf(&b, "%s\"%s\":{\"status\":%d,\"latency_ms\":%.3f,\"bytes\":%zu,\"error\":",
-                   first ? "" : ",", role_name(r), resp->status, resp->latency_us / 1000.0,
-                   resp->body.len);
-        if (resp->error == LEG_OK)
-            buf_puts(&b, "null");
-        else
-            buf_json_string(&b, leg_error_name(resp->error), strlen(leg_error_name(resp->error)));
-        buf_puts(&b, "}");
-        first = false;
-    }
-    buf_puts(&b, "}}\n");
-    ssize_t n = write(w->ctx->access_log_fd, b.data, b.len);
-    (void)n; /* a full disk must not stop the proxy */
-    buf_free(&b);
-}
-
-void trial_done(struct worker *w, const struct trial *t)
-{
-    stat_add(&w->stats.compared, 1);
-    for (int r = 0; r < ROLE_COUNT; r++) {
-        const struct leg *l = &t->legs[r];
-        if (!l->active)
-            continue;
-        const struct http_response *resp = &l->call.resp;
-        enum status_class sc = resp->error == LEG_OK ? status_class_of(resp->status) : SC_ERROR;
-        stat_add(&w->stats.legs[r][sc], 1);
-        stat_add(&w->stats.leg_latency_us[r], resp->latency_us);
-    }
-    if (w->ctx->access_log_fd != -1)
-        access_log(w, t);
 }

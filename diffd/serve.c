@@ -16,6 +16,7 @@
 #include "cli.h"
 #include "config.h"
 #include "rules.h"
+#include "stats.h"
 #include "upstream.h"
 #include "util.h"
 #include "worker.h"
@@ -138,6 +139,7 @@ int serve_main(int argc, char **argv)
     int n_started = 0, n_init = 0;
     struct admin *admin = NULL;
     struct serve_ctx ctx = {.cfg = &cfg, .access_log_fd = -1};
+    ctx.sample_budget.max = cfg.max_samples;
     snprintf(ctx.id_prefix, sizeof(ctx.id_prefix), "%06llx",
              (unsigned long long)(hash64(&ctx, sizeof(&ctx)) ^ now_us()) & 0xffffffull);
 
@@ -242,6 +244,8 @@ out:
         close(ctx.access_log_fd);
     upstream_global_cleanup();
     rules_free(rules);
+    stats_free(ctx.base);
+    samples_clear(&ctx.base_samples);
     config_free(&cfg);
     return status;
 }

@@ -3,6 +3,7 @@
 #ifndef DIFFD_UTIL_H
 #define DIFFD_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdarg.h>
@@ -40,6 +41,11 @@ char *buf_steal(struct buf *b);
  * characters, quotes and backslashes escaped; invalid UTF-8 bytes become
  * U+FFFD so the output is always valid JSON. */
 void buf_json_string(struct buf *b, const char *s, size_t n);
+
+/* True when s[0..n) is valid UTF-8. */
+bool utf8_valid(const char *s, size_t n);
+/* Appends the base64 (RFC 4648, padded) encoding of p[0..n). */
+void buf_base64(struct buf *b, const void *p, size_t n);
 
 /* Case-insensitive ASCII comparisons. */
 int ascii_casecmp(const char *a, const char *b);

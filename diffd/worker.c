@@ -7,9 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "jsondiff.h"
 #include "server.h"
+#include "stats.h"
 #include "upstream.h"
 #include "util.h"
 
@@ -47,12 +50,34 @@ static void deadline_cb(evutil_socket_t fd, short what, void *arg)
     event_base_loopbreak(w->base);
 }
 
-static void ctl_cb(evutil_socket_t fd, short what, void *arg)
+/* Messages on the control pipe are one pointer each (atomic: shorter than
+ * PIPE_BUF): NULL asks the worker to drain, anything else is a
+ * struct worker_collect to serve. */
+struct worker_collect {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int refs;      /* the requester + each worker not yet done */
+    int remaining; /* workers not yet done */
+    enum { COLLECT_MERGE, COLLECT_RESET } op;
+    struct stats *acc;
+    struct sample_store *samples;
+};
+
+static void collect_unref(struct worker_collect *c)
 {
-    (void)what;
-    struct worker *w = arg;
-    char cmd;
-    if (read(fd, &cmd, 1) != 1 || cmd != 'd' || w->draining)
+    pthread_mutex_lock(&c->mu);
+    bool last = --c->refs == 0;
+    pthread_mutex_unlock(&c->mu);
+    if (last) {
+        pthread_mutex_destroy(&c->mu);
+        pthread_cond_destroy(&c->cv);
+        free(c);
+    }
+}
+
+static void start_drain(struct worker *w)
+{
+    if (w->draining)
         return;
     w->draining = true;
     if (w->listener) {
@@ -65,6 +90,81 @@ static void ctl_cb(evutil_socket_t fd, short what, void *arg)
     w->drain_deadline = evtimer_new(w->base, deadline_cb, w);
     evtimer_add(w->drain_deadline, &tv);
     worker_check_drained(w);
+}
+
+static void ctl_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    struct worker *w = arg;
+    struct worker_collect *c;
+    while (read(fd, &c, sizeof(c)) == (ssize_t)sizeof(c)) {
+        if (!c) {
+            start_drain(w);
+            continue;
+        }
+        pthread_mutex_lock(&c->mu);
+        if (c->op == COLLECT_MERGE) {
+            stats_merge(c->acc, w->shard);
+            if (c->samples)
+                samples_copy_into(c->samples, &w->samples);
+        } else {
+            stats_reset(w->shard);
+            samples_clear(&w->samples);
+        }
+        c->remaining--;
+        pthread_cond_signal(&c->cv);
+        pthread_mutex_unlock(&c->mu);
+        collect_unref(c);
+    }
+}
+
+/* Posts c to every worker and waits up to timeout_ms for all of them. */
+static int collect_run(struct worker *ws, int n, struct worker_collect *c, long timeout_ms)
+{
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->cv, NULL);
+    c->refs = n + 1;
+    c->remaining = n;
+    for (int i = 0; i < n; i++)
+        if (write(ws[i].ctl[1], &c, sizeof(c)) != (ssize_t)sizeof(c)) {
+            pthread_mutex_lock(&c->mu);
+            c->remaining--;
+            c->refs--;
+            pthread_mutex_unlock(&c->mu);
+        }
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += timeout_ms / 1000;
+    deadline.tv_nsec += (timeout_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&c->mu);
+    while (c->remaining > 0)
+        if (pthread_cond_timedwait(&c->cv, &c->mu, &deadline) != 0)
+            break;
+    int rc = c->remaining > 0 ? -1 : 0;
+    pthread_mutex_unlock(&c->mu);
+    collect_unref(c);
+    return rc;
+}
+
+int worker_collect(struct worker *ws, int n, struct stats *acc, struct sample_store *samples,
+                   long timeout_ms)
+{
+    struct worker_collect *c = xcalloc(1, sizeof(*c));
+    c->op = COLLECT_MERGE;
+    c->acc = acc;
+    c->samples = samples;
+    return collect_run(ws, n, c, timeout_ms);
+}
+
+int worker_reset_all(struct worker *ws, int n, long timeout_ms)
+{
+    struct worker_collect *c = xcalloc(1, sizeof(*c));
+    c->op = COLLECT_RESET;
+    return collect_run(ws, n, c, timeout_ms);
 }
 
 int worker_init(struct worker *w, int idx, struct serve_ctx *ctx, int listen_fd, char *err,
@@ -80,6 +180,9 @@ int worker_init(struct worker *w, int idx, struct serve_ctx *ctx, int listen_fd,
     long threads = w->cfg->threads;
     w->max_inflight = (w->cfg->max_inflight + threads - 1) / threads;
 
+    w->shard = stats_new((size_t)w->cfg->max_endpoints, (size_t)w->cfg->samples_per_field);
+    w->diff_raw = jsondiff_new();
+    w->diff_noise = jsondiff_new();
     w->base = event_base_new();
     if (!w->base)
         return errf(err, errlen, "worker %d: cannot create event loop", idx);
@@ -116,8 +219,8 @@ int worker_start(struct worker *w)
 
 void worker_drain(struct worker *w)
 {
-    char d = 'd';
-    if (write(w->ctl[1], &d, 1) != 1)
+    struct worker_collect *none = NULL;
+    if (write(w->ctl[1], &none, sizeof(none)) != (ssize_t)sizeof(none))
         fprintf(stderr, "diffd: worker %d: cannot signal drain\n", w->idx);
 }
 
@@ -146,5 +249,9 @@ void worker_free(struct worker *w)
             close(w->ctl[i]);
     if (w->base)
         event_base_free(w->base);
+    stats_free(w->shard);
+    samples_clear(&w->samples);
+    jsondiff_free(w->diff_raw);
+    jsondiff_free(w->diff_noise);
     memset(w, 0, sizeof(*w));
 }

@@ -12,12 +12,15 @@
 
 #include "config.h"
 #include "sample.h"
+#include "samples.h"
 
 struct event_base;
 struct event;
 struct evconnlistener;
 struct upstream;
 struct conn;
+struct stats;
+struct jsondiff;
 
 /* Status classes counted per leg: 2xx 3xx 4xx 5xx, other (1xx or nonsense),
  * error (no response). */
@@ -52,7 +55,12 @@ static inline uint64_t stat_get(atomic_uint_fast64_t *c)
 struct serve_ctx {
     const struct config *cfg;
     const struct ruleset *rules; /* sealed; NULL when no --rules */
-    int access_log_fd;           /* -1 when off */
+    struct sample_budget sample_budget;
+    /* Results restored from --state (or NULL): added to every report. Only
+     * the admin thread touches them after start. */
+    struct stats *base;
+    struct sample_store base_samples;
+    int access_log_fd; /* -1 when off */
     char id_prefix[16];
 };
 
@@ -66,6 +74,10 @@ struct worker {
     struct evconnlistener *listener;
     struct upstream *up;
     struct worker_stats stats;
+    struct stats *shard;         /* this worker's statistics (stats.h) */
+    struct sample_store samples; /* this worker's stored samples */
+    struct jsondiff *diff_raw;   /* scratch for primary vs candidate */
+    struct jsondiff *diff_noise; /* scratch for primary vs secondary */
     struct sample_rng rng;
     long max_inflight; /* this worker's share of --max-inflight */
     long trials;       /* trials and pass-through requests in progress */
@@ -87,6 +99,15 @@ int worker_start(struct worker *w);
 void worker_drain(struct worker *w);
 void worker_join(struct worker *w);
 void worker_free(struct worker *w);
+
+/* Merges every worker's shard (and, when samples is not NULL, copies their
+ * samples) into acc, each on its own thread between two events, so nothing on
+ * the request path takes a lock. Waits up to timeout_ms; returns -1 when some
+ * worker did not answer in time (acc then lacks its part). Any thread. */
+int worker_collect(struct worker *ws, int n, struct stats *acc, struct sample_store *samples,
+                   long timeout_ms);
+/* Empties every worker's shard and samples (POST /api/v1/clear). */
+int worker_reset_all(struct worker *ws, int n, long timeout_ms);
 
 /* Called by connections and trials when something finished: exits the loop
  * once a draining worker has nothing left. */
