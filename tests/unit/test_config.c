@@ -49,11 +49,29 @@ static void test_values(void **state)
     (void)state;
     struct config cfg;
     char err[256];
-    const char *args[] = {"--primary=http://p:1", "--secondary", "http://s:2", "--candidate",
-                          "http://c:3", "--listen", "0.0.0.0:9000", "--admin", "9001",
-                          "--sample", "12.5", "--sample-key", "header:X-User", "--respond",
-                          "none", "--wait-all", "--allow-side-effects", "--max-body", "512k",
-                          "--threads", "3", "--preserve-host", NULL};
+    const char *args[] = {"--primary=http://p:1",
+                          "--secondary",
+                          "http://s:2",
+                          "--candidate",
+                          "http://c:3",
+                          "--listen",
+                          "0.0.0.0:9000",
+                          "--admin",
+                          "9001",
+                          "--sample",
+                          "12.5",
+                          "--sample-key",
+                          "header:X-User",
+                          "--respond",
+                          "none",
+                          "--wait-all",
+                          "--allow-side-effects",
+                          "--max-body",
+                          "512k",
+                          "--threads",
+                          "3",
+                          "--preserve-host",
+                          NULL};
     assert_int_equal(parse(&cfg, err, args), 0);
     assert_string_equal(cfg.listen_addr, "0.0.0.0");
     assert_int_equal(cfg.listen_port, 9000);
@@ -76,10 +94,8 @@ static void test_errors_name_the_flag(void **state)
         const char *args[8];
         const char *must_contain;
     } cases[] = {
-        {{"--primary", "http://p", "--candidate", "http://c", "--sample", "101", NULL},
-         "--sample"},
-        {{"--primary", "http://p", "--candidate", "http://c", "--sample", "abc", NULL},
-         "--sample"},
+        {{"--primary", "http://p", "--candidate", "http://c", "--sample", "101", NULL}, "--sample"},
+        {{"--primary", "http://p", "--candidate", "http://c", "--sample", "abc", NULL}, "--sample"},
         {{"--primary", "ftp://p", "--candidate", "http://c", NULL}, "--primary"},
         {{"--primary", "http://p?x=1", "--candidate", "http://c", NULL}, "--primary"},
         {{"--primary", "http://p", NULL}, "--candidate"},
@@ -92,14 +108,12 @@ static void test_errors_name_the_flag(void **state)
          "--secondary"},
         {{"--primary", "http://p", "--candidate", "http://c", "--bogus", NULL}, "--bogus"},
         {{"--primary", "http://p", "--candidate", "http://c", "--timeout", NULL}, "--timeout"},
-        {{"--primary", "http://p", "--candidate", "http://c", "--timeout", "0", NULL},
-         "--timeout"},
+        {{"--primary", "http://p", "--candidate", "http://c", "--timeout", "0", NULL}, "--timeout"},
         {{"--primary", "http://p", "--candidate", "http://c", "--max-body", "-5", NULL},
          "--max-body"},
         {{"--primary", "http://p", "--candidate", "http://c", "--sample-key", "cookie:x", NULL},
          "--sample-key"},
-        {{"--primary", "http://p", "--candidate", "http://c", "--threads", "0", NULL},
-         "--threads"},
+        {{"--primary", "http://p", "--candidate", "http://c", "--threads", "0", NULL}, "--threads"},
         {{"--primary", "http://p", "--candidate", "http://c", "--wait-all=yes", NULL},
          "--wait-all"},
         {{"--primary", "http://p", "--candidate", "http://c", "stray", NULL}, "stray"},

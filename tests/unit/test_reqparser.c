@@ -17,8 +17,8 @@
 /* Feeds all of `in` in pieces of `step` bytes (0 = at once) and collects up to
  * 8 requests. Returns the number of requests; *status receives the error
  * status, 0 when none. */
-static int parse_all(const char *in, size_t len, size_t step, struct http_request *out,
-                     int *status, bool *need_more)
+static int parse_all(const char *in, size_t len, size_t step, struct http_request *out, int *status,
+                     bool *need_more)
 {
     struct reqparser p;
     reqparser_init(&p, MAX_BODY);
@@ -61,10 +61,8 @@ struct case_ {
 
 static const struct case_ cases[] = {
     {"simple GET", "GET /a?b=1 HTTP/1.1\r\nHost: x\r\n\r\n", 1, 0},
-    {"two pipelined", "GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n", 2,
-     0},
-    {"content-length body", "POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", 1,
-     0},
+    {"two pipelined", "GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n", 2, 0},
+    {"content-length body", "POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", 1, 0},
     {"chunked body",
      "POST /p HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n "
      "world\r\n0\r\n\r\n",
@@ -76,10 +74,10 @@ static const struct case_ cases[] = {
      400},
     {"two different content-lengths",
      "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd", 0, 400},
-    {"bad chunk size", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
-     0, 400},
-    {"body over max (content-length)",
-     "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1025\r\n\r\n", 0, 413},
+    {"bad chunk size", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 0,
+     400},
+    {"body over max (content-length)", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1025\r\n\r\n",
+     0, 413},
     {"CONNECT refused", "CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n", 0, 405},
     {"Expect other than 100-continue",
      "POST / HTTP/1.1\r\nHost: x\r\nExpect: magic\r\nContent-Length: 1\r\n\r\nx", 0, 417},
@@ -100,8 +98,8 @@ static void test_table(void **state)
             int n = parse_all(cases[i].input, strlen(cases[i].input), steps[s], reqs, &status,
                               &need_more);
             if (n != cases[i].requests || status != cases[i].status)
-                fail_msg("%s (step %zu): got %d requests, status %d; want %d, %d",
-                         cases[i].name, steps[s], n, status, cases[i].requests, cases[i].status);
+                fail_msg("%s (step %zu): got %d requests, status %d; want %d, %d", cases[i].name,
+                         steps[s], n, status, cases[i].requests, cases[i].status);
             for (int k = 0; k < n; k++)
                 http_request_free(&reqs[k]);
         }

@@ -85,8 +85,10 @@ static void test_query_value(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rate_by_key),     cmocka_unit_test(test_rate_random),
-        cmocka_unit_test(test_same_key_same_decision), cmocka_unit_test(test_bounds),
+        cmocka_unit_test(test_rate_by_key),
+        cmocka_unit_test(test_rate_random),
+        cmocka_unit_test(test_same_key_same_decision),
+        cmocka_unit_test(test_bounds),
         cmocka_unit_test(test_query_value),
     };
     return cmocka_run_group_tests_name("sample", tests, NULL, NULL);
