@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "reportgen.h"
+#include "state.h"
 #include "stats.h"
 #include "util.h"
 #include "worker.h"
@@ -29,6 +31,9 @@ struct admin {
     bool started;
     int ctl[2];
     struct event *ctl_ev;
+    struct event *snapshot_ev;
+    atomic_bool quiet; /* shutting down: no more snapshots */
+    char last_snapshot_error[256];
 };
 
 static void send_json(struct evhttp_request *req, int code, const char *reason, struct buf *b)
@@ -151,6 +156,37 @@ static void dispatch(struct evhttp_request *req, void *arg)
         evhttp_uri_free(parsed);
 }
 
+/* --snapshot-interval: write the state file from the admin thread, so the
+ * workers only pay for merging their shard. Errors are logged when they
+ * change, not every interval. */
+static void snapshot_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct admin *a = arg;
+    if (atomic_load(&a->quiet))
+        return;
+    struct sample_store samples = {0};
+    struct stats *s = merged_stats(a, &samples);
+    char err[256] = "";
+    if (!s)
+        snprintf(err, sizeof(err), "state file %s: snapshot skipped: a worker did not answer",
+                 a->ctx->cfg->state_file);
+    else
+        state_save(a->ctx->cfg->state_file, s, &samples, err, sizeof(err));
+    if (strcmp(err, a->last_snapshot_error) != 0 && err[0])
+        fprintf(stderr, "diffd: %s\n", err);
+    snprintf(a->last_snapshot_error, sizeof(a->last_snapshot_error), "%s", err);
+    stats_free(s);
+    samples_clear(&samples);
+}
+
+void admin_quiesce(struct admin *a)
+{
+    if (a)
+        atomic_store(&a->quiet, true);
+}
+
 static void ctl_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)what;
@@ -204,6 +240,11 @@ struct admin *admin_start(struct serve_ctx *ctx, struct worker *workers, int n_w
     }
     a->ctl_ev = event_new(a->base, a->ctl[0], EV_READ | EV_PERSIST, ctl_cb, a);
     event_add(a->ctl_ev, NULL);
+    if (ctx->cfg->state_file) {
+        struct timeval tv = {ctx->cfg->snapshot_interval_s, 0};
+        a->snapshot_ev = event_new(a->base, -1, EV_PERSIST, snapshot_cb, a);
+        event_add(a->snapshot_ev, &tv);
+    }
     if (pthread_create(&a->thread, NULL, admin_main, a) != 0) {
         errf(err, errlen, "admin: cannot start thread");
         goto fail;
@@ -226,6 +267,8 @@ void admin_stop(struct admin *a)
     }
     if (a->ctl_ev)
         event_free(a->ctl_ev);
+    if (a->snapshot_ev)
+        event_free(a->snapshot_ev);
     if (a->http)
         evhttp_free(a->http);
     if (a->base)

@@ -14,6 +14,9 @@ struct admin;
  * admin thread. Returns NULL with a message naming the address on error. */
 struct admin *admin_start(struct serve_ctx *ctx, struct worker *workers, int n_workers,
                           const char *addr, int port, int *bound_port, char *err, size_t errlen);
+/* Stops periodic snapshots (shutdown has begun; the final state is written
+ * by the caller once the workers stopped). Accepts NULL. */
+void admin_quiesce(struct admin *a);
 /* Stops the thread and frees everything; accepts NULL. */
 void admin_stop(struct admin *a);
 

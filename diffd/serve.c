@@ -16,6 +16,8 @@
 #include "cli.h"
 #include "config.h"
 #include "rules.h"
+#include "samples.h"
+#include "state.h"
 #include "stats.h"
 #include "upstream.h"
 #include "util.h"
@@ -81,6 +83,62 @@ static struct ruleset *load_rules(const struct config *cfg)
         fprintf(stderr, "%s\n", rules_error(rs, i));
     rules_free(rs);
     return NULL;
+}
+
+/* --state at start: restore into ctx->base, or discard with --reset-state.
+ * A file that exists but cannot be used stops the start. */
+static int restore_state(const struct config *cfg, struct serve_ctx *ctx)
+{
+    char err[512];
+    if (cfg->reset_state) {
+        if (unlink(cfg->state_file) == 0)
+            fprintf(stderr, "diffd: --reset-state: discarded %s\n", cfg->state_file);
+        else if (errno != ENOENT) {
+            fprintf(stderr, "diffd serve: --reset-state: cannot remove %s: %s\n", cfg->state_file,
+                    strerror(errno));
+            return -1;
+        }
+        return 0;
+    }
+    ctx->base = stats_new((size_t)cfg->max_endpoints, (size_t)cfg->samples_per_field);
+    int rc = state_load(cfg->state_file, ctx->base, &ctx->base_samples, err, sizeof(err));
+    if (rc == -1) {
+        fprintf(stderr, "diffd serve: %s\n", err);
+        return -1;
+    }
+    if (rc == 1) {
+        fprintf(stderr, "diffd: state file %s does not exist yet; starting empty\n",
+                cfg->state_file);
+        return 0;
+    }
+    atomic_store(&ctx->sample_budget.used, (long)ctx->base_samples.n);
+    fprintf(stderr, "diffd: restored %llu compared trials and %zu samples from %s\n",
+            (unsigned long long)ctx->base->totals_compared, ctx->base_samples.n, cfg->state_file);
+    return 0;
+}
+
+/* At shutdown, with every worker stopped: base + all shards to the file. */
+static int save_final_state(const struct config *cfg, struct serve_ctx *ctx, struct worker *workers,
+                            int n)
+{
+    char err[512];
+    struct stats *s = stats_new((size_t)cfg->max_endpoints, (size_t)cfg->samples_per_field);
+    struct sample_store samples = {0};
+    if (ctx->base)
+        stats_merge(s, ctx->base);
+    samples_copy_into(&samples, &ctx->base_samples);
+    for (int i = 0; i < n; i++) {
+        stats_merge(s, workers[i].shard);
+        samples_copy_into(&samples, &workers[i].samples);
+    }
+    int rc = state_save(cfg->state_file, s, &samples, err, sizeof(err));
+    if (rc == -1)
+        fprintf(stderr, "diffd: %s\n", err);
+    else
+        fprintf(stderr, "diffd: state written to %s\n", cfg->state_file);
+    stats_free(s);
+    samples_clear(&samples);
+    return rc;
 }
 
 static void print_summary(struct worker *ws, int n)
@@ -158,6 +216,8 @@ int serve_main(int argc, char **argv)
             goto out;
         ctx.rules = rules;
     }
+    if (cfg.state_file && restore_state(&cfg, &ctx) == -1)
+        goto out;
     if (upstream_global_init() == -1) {
         fprintf(stderr, "diffd serve: cannot initialize libcurl\n");
         goto out;
@@ -230,11 +290,14 @@ int serve_main(int argc, char **argv)
     status = 0;
 
 out:
+    admin_quiesce(admin);
     for (int i = 0; i < n_started; i++)
         worker_drain(&workers[i]);
     for (int i = 0; i < n_started; i++)
         worker_join(&workers[i]);
     admin_stop(admin);
+    if (status == 0 && cfg.state_file && save_final_state(&cfg, &ctx, workers, n_started) == -1)
+        status = 2;
     if (status == 0)
         print_summary(workers, n_started);
     for (int i = 0; i < n_init; i++)

@@ -199,6 +199,11 @@ static struct stats_field *field_get(struct stats_endpoint *e, const char *path)
     return f;
 }
 
+struct stats_field *stats_field_get(struct stats_endpoint *e, const char *path)
+{
+    return field_get(e, path);
+}
+
 void stats_trial_begin(struct stats *s, struct stats_endpoint *e)
 {
     (void)e;

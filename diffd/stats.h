@@ -107,6 +107,9 @@ void stats_trial_end(struct stats *s, struct stats_endpoint *e, bool differing_r
  * answered, its latency. */
 void stats_leg(struct stats_endpoint *e, int role, int status, bool failed, uint64_t latency_us);
 
+/* The field of e called path, created when the endpoint has room; NULL past
+ * STATS_MAX_FIELDS. */
+struct stats_field *stats_field_get(struct stats_endpoint *e, const char *path);
 /* The field of e called path, or NULL. */
 struct stats_field *stats_find_field(const struct stats_endpoint *e, const char *path);
 
