@@ -51,7 +51,7 @@ FUZZ_REPLAY := $(patsubst tests/fuzz/%.c,$(BUILD)/tests/fuzz/%_replay,$(FUZZ_SRC
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRCS))
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps install test unit-test fuzz-replay e2e-test fuzz bench format format-check clean
+.PHONY: all deps install test unit-test fuzz-replay e2e-test fuzz bench bench-trials format format-check clean
 
 all: $(BUILD)/diffd
 
@@ -132,6 +132,15 @@ fuzz: $(FUZZ_BINS)
 
 bench: $(BUILD)/diffd
 	DIFFD_BIN=$(abspath $(BUILD)/diffd) sh tests/bench/proxy_bench.sh
+
+# C benchmarks linked against the library (tests/bench/*.c).
+$(BUILD)/tests/bench/%: tests/bench/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS)
+
+# Analysis path memory/CPU: 1,000,000 trials over 100,000 paths through trial_done.
+bench-trials: $(BUILD)/tests/bench/trial_bench
+	$(BUILD)/tests/bench/trial_bench $(BENCH_TRIALS)
 
 format:
 	clang-format -i $(SRCS) $(wildcard diffd/*.h) $(REPORT_SRCS) $(UNIT_SRCS) $(FUZZ_SRCS)
