@@ -9,5 +9,7 @@
 int serve_main(int argc, char **argv);
 int diff_main(int argc, char **argv);
 int rules_main(int argc, char **argv);
+int check_main(int argc, char **argv);
+int replay_main(int argc, char **argv);
 
 #endif

@@ -14,6 +14,8 @@ static const struct command commands[] = {
     {"serve", serve_main, "proxy mirrored traffic to primary/secondary/candidate and compare"},
     {"diff", diff_main, "compare two responses or bodies offline with rule files"},
     {"rules", rules_main, "check rule files (diffd rules lint PATH...)"},
+    {"check", check_main, "gate a release on reports: exit 1 on regressions (CI)"},
+    {"replay", replay_main, "send recorded traffic (HAR, JSON lines, GoReplay) to a target"},
 };
 
 static void usage(FILE *out)
