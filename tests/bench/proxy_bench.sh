@@ -235,8 +235,21 @@ done
 [ "$THREADS" -le "$CONNS" ] || die "BENCH_THREADS ($THREADS) > BENCH_CONNS ($CONNS)"
 
 mkdir -p "$OUT" || die "cannot create $OUT"
-rm -rf "$OUT"/run.* # raw logs of the previous run
+# Raw logs of earlier runs are removed, except those of a run still going on (its owner.pid
+# is a live proxy_bench.sh, or it was created in the last minute and has none yet).
+for d in "$OUT"/run.*; do
+    [ -d "$d" ] || continue
+    owner=$(cat "$d/owner.pid" 2>/dev/null) || owner=""
+    if [ -n "$owner" ] && alive "$owner" && grep -q proxy_bench "/proc/$owner/cmdline" 2>/dev/null; then
+        log "warning: another proxy_bench.sh (pid $owner) is running; both runs' numbers will suffer"
+    elif [ -z "$owner" ] && [ -n "$(find "$d" -maxdepth 0 -mmin -1)" ]; then
+        :
+    else
+        rm -rf "$d"
+    fi
+done
 WORK=$(mktemp -d "$OUT/run.XXXXXX") || die "cannot create a run directory under $OUT"
+echo $$ >"$WORK/owner.pid"
 RESULTS=$WORK/results.tsv
 : >"$RESULTS"
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
