@@ -35,6 +35,7 @@ RATIO_TARGETS = [
     ("c", "a", "rps", ">=", 0.8, "rps (c)/(a)"),
 ]
 RSS_LIMIT_MB = 100.0
+NOISY_PCT = 20.0  # "other load" above this makes a warning
 
 
 def cmd_ports(n):
@@ -237,6 +238,11 @@ def cmd_report(tsv, md, *meta):
             peak, detail, RSS_LIMIT_MB, "PASS" if peak < RSS_LIMIT_MB else "MISS"))
     else:
         out.append("- diffd peak RSS: n/a (diffd not run)")
+    noisy = max((m["other"] for m in med.values()), default=0.0)
+    if noisy > NOISY_PCT:
+        out.append("- warning: other processes used up to %.0f%% of the CPUs during a run;"
+                   " rps and latency (and their ratios) are unreliable: rerun on a quieter"
+                   " machine" % noisy)
     text = "\n".join(out) + "\n"
     sys.stdout.write(text)
     with open(md, "w") as f:
