@@ -16,7 +16,22 @@ struct prule {
     const struct rule *rule;
 };
 
+/* Scratch memory for the walk: blocks that never move, handed out and taken
+ * back in LIFO order (mark/release around each array or object that needs
+ * room), kept across comparisons so that steady-state diffs do not allocate. */
+struct scratch_block {
+    struct scratch_block *next;
+    size_t cap, used;
+    max_align_t data[];
+};
+
+struct scratch_mark {
+    struct scratch_block *block;
+    size_t used;
+};
+
 struct jsondiff {
+    struct scratch_block *first, *cur;
     struct jsondiff_entry *v;
     size_t (*off)[3]; /* path, field, pointer offsets into str (SIZE_MAX: none) */
     size_t n, cap;
@@ -54,10 +69,52 @@ struct jsondiff *jsondiff_new(void)
     return xcalloc(1, sizeof(struct jsondiff));
 }
 
+static void *scratch_alloc(struct jsondiff *d, size_t size)
+{
+    size = (size + sizeof(max_align_t) - 1) / sizeof(max_align_t) * sizeof(max_align_t);
+    struct scratch_block *b = d->cur;
+    if (b && b->cap - b->used >= size) {
+        void *p = (char *)b->data + b->used;
+        b->used += size;
+        return p;
+    }
+    struct scratch_block *next = b ? b->next : d->first;
+    if (!next || next->cap < size) {
+        size_t cap = size > 65536 ? size : 65536;
+        struct scratch_block *nb = xmalloc(sizeof(*nb) + cap);
+        nb->cap = cap;
+        nb->next = next;
+        if (b)
+            b->next = nb;
+        else
+            d->first = nb;
+        next = nb;
+    }
+    next->used = size;
+    d->cur = next;
+    return next->data;
+}
+
+static struct scratch_mark scratch_mark(const struct jsondiff *d)
+{
+    return (struct scratch_mark){d->cur, d->cur ? d->cur->used : 0};
+}
+
+static void scratch_release(struct jsondiff *d, struct scratch_mark m)
+{
+    d->cur = m.block;
+    if (m.block)
+        m.block->used = m.used;
+}
+
 void jsondiff_free(struct jsondiff *d)
 {
     if (!d)
         return;
+    for (struct scratch_block *b = d->first, *next; b; b = next) {
+        next = b->next;
+        free(b);
+    }
     free(d->v);
     free(d->off);
     buf_free(&d->str);
@@ -345,7 +402,12 @@ static void diff_object(struct jsondiff *d, const cJSON *a, const cJSON *b, size
     for (const cJSON *c = b->child; c; c = c->next)
         nb++;
     uint64_t small = 0;
-    uint8_t *big = nb > 64 ? xcalloc(nb, 1) : NULL;
+    struct scratch_mark mark = scratch_mark(d);
+    uint8_t *big = NULL;
+    if (nb > 64) {
+        big = scratch_alloc(d, nb);
+        memset(big, 0, nb);
+    }
     struct keyref *index = NULL;
 #define MARKED(j) (big ? big[j] : (small >> (j)) & 1)
 #define MARK(j) (big ? (void)(big[j] = 1) : (void)(small |= (uint64_t)1 << (j)))
@@ -368,7 +430,7 @@ static void diff_object(struct jsondiff *d, const cJSON *a, const cJSON *b, size
                 }
         } else {
             if (!index) {
-                index = xmalloc(nb * sizeof(*index));
+                index = scratch_alloc(d, nb * sizeof(*index));
                 size_t j = 0;
                 for (const cJSON *c = b->child; c; c = c->next, j++)
                     index[j] = (struct keyref){c->string ? c->string : "", j, c};
@@ -412,8 +474,7 @@ static void diff_object(struct jsondiff *d, const cJSON *a, const cJSON *b, size
     }
 #undef MARKED
 #undef MARK
-    free(big);
-    free(index);
+    scratch_release(d, mark);
 }
 
 static void diff_array(struct jsondiff *d, const cJSON *a, const cJSON *b, size_t depth,
@@ -439,12 +500,14 @@ static void diff_array(struct jsondiff *d, const cJSON *a, const cJSON *b, size_
     e->right_len = nb;
 }
 
-/* An element of an unordered array with the hash of its key. */
+/* An element of an unordered array with the hash of its key. Elements
+ * without the key (or all, without `by`) are keyed by their whole value. */
 struct uel {
     uint64_t h;
     size_t i;
     const cJSON *node;
-    const cJSON *key; /* NULL: the element has no such key */
+    const cJSON *key;
+    bool whole; /* keyed by the whole value */
     bool paired;
 };
 
@@ -478,38 +541,65 @@ static const cJSON *follow_key(const struct jsonpath *key, const cJSON *v)
     return v;
 }
 
-static struct uel *unordered_elems(const cJSON *arr, const struct jsonpath *key, size_t *n)
+static size_t count_children(const cJSON *v)
 {
-    size_t cnt = 0;
-    for (const cJSON *c = arr->child; c; c = c->next)
-        cnt++;
-    struct uel *v = xcalloc(cnt ? cnt : 1, sizeof(*v));
+    size_t n = 0;
+    for (const cJSON *c = v->child; c; c = c->next)
+        n++;
+    return n;
+}
+
+static struct uel *unordered_elems(struct jsondiff *d, const cJSON *arr, const struct jsonpath *key,
+                                   size_t cnt, bool hash)
+{
+    struct uel *v = scratch_alloc(d, (cnt ? cnt : 1) * sizeof(*v));
     size_t i = 0;
     for (const cJSON *c = arr->child; c; c = c->next, i++) {
         v[i].i = i;
         v[i].node = c;
-        v[i].key = key ? follow_key(key, c) : c;
-        v[i].h = v[i].key ? canon_hash(v[i].key) : 0;
+        v[i].key = key ? follow_key(key, c) : NULL;
+        v[i].whole = v[i].key == NULL;
+        v[i].paired = false;
+        if (v[i].whole)
+            v[i].key = c;
+        /* Salted so a key value never pairs with a whole element. */
+        v[i].h = hash ? canon_hash(v[i].key) ^ (v[i].whole ? 0x5851f42d4c957f2dull : 0) : 0;
     }
-    *n = cnt;
     return v;
 }
 
+/* Elements are paired by equal keys (by KEYPATH) or as equal values (multiset).
+ * Paired elements keyed by a KEYPATH are then compared field by field. What
+ * is left without a partner: elements that had no key pair up in order and
+ * are compared (so a changed tag shows as a value difference); keyed ones are
+ * missing or extra. */
 static void diff_unordered(struct jsondiff *d, const cJSON *a, const cJSON *b, size_t depth,
                            bool sticky, const struct rule *rule)
 {
-    size_t na, nb;
-    struct uel *ea = unordered_elems(a, rule->key, &na);
-    struct uel *eb = unordered_elems(b, rule->key, &nb);
-    struct uel **sb = xmalloc((nb ? nb : 1) * sizeof(*sb));
-    size_t *pair = xmalloc((na ? na : 1) * sizeof(*pair)); /* left i -> right j */
+    size_t na = count_children(a), nb = count_children(b);
+    /* Small arrays (tags) pair by direct comparison; larger ones by hash. */
+    bool hashed = na * nb > 64;
+    struct scratch_mark mark = scratch_mark(d);
+    struct uel *ea = unordered_elems(d, a, rule->key, na, hashed);
+    struct uel *eb = unordered_elems(d, b, rule->key, nb, hashed);
+    struct uel **sb = scratch_alloc(d, (nb ? nb : 1) * sizeof(*sb));
+    size_t *pair = scratch_alloc(d, (na ? na : 1) * sizeof(*pair)); /* left i -> sorted right */
     rules_count(rule, 1);
     /* Sort b by key hash (ties by position) to find partners in O(log n). */
-    qsort(eb, nb, sizeof(*eb), cmp_uel);
+    if (hashed)
+        qsort(eb, nb, sizeof(*eb), cmp_uel);
     for (size_t i = 0; i < na; i++) {
         pair[i] = SIZE_MAX;
-        if (!ea[i].key)
+        if (!hashed) {
+            for (size_t j = 0; j < nb; j++) {
+                if (eb[j].paired || eb[j].whole != ea[i].whole || !deep_equal(ea[i].key, eb[j].key))
+                    continue;
+                eb[j].paired = ea[i].paired = true;
+                pair[i] = j;
+                break;
+            }
             continue;
+        }
         size_t lo = 0, hi = nb;
         while (lo < hi) {
             size_t mid = lo + (hi - lo) / 2;
@@ -519,7 +609,7 @@ static void diff_unordered(struct jsondiff *d, const cJSON *a, const cJSON *b, s
                 hi = mid;
         }
         for (; lo < nb && eb[lo].h == ea[i].h; lo++) {
-            if (eb[lo].paired || !eb[lo].key || !deep_equal(ea[i].key, eb[lo].key))
+            if (eb[lo].paired || eb[lo].whole != ea[i].whole || !deep_equal(ea[i].key, eb[lo].key))
                 continue;
             eb[lo].paired = true;
             ea[i].paired = true;
@@ -530,23 +620,20 @@ static void diff_unordered(struct jsondiff *d, const cJSON *a, const cJSON *b, s
     /* Back to right-side order for the leftovers. */
     for (size_t j = 0; j < nb; j++)
         sb[eb[j].i] = &eb[j];
-    if (rule->key) {
-        for (size_t i = 0; i < na; i++) {
-            if (pair[i] == SIZE_MAX)
-                continue;
-            struct jsonpath_elem e = index_elem(i);
-            enter(d, depth, &e);
-            diff_node(d, ea[i].node, eb[pair[i]].node, depth + 1, sticky);
-        }
+    for (size_t i = 0; i < na; i++) {
+        if (pair[i] == SIZE_MAX || ea[i].whole)
+            continue; /* whole-value pairs are equal */
+        struct jsonpath_elem e = index_elem(i);
+        enter(d, depth, &e);
+        diff_node(d, ea[i].node, eb[pair[i]].node, depth + 1, sticky);
     }
-    /* Without a key, paired elements are equal; leftovers pair in order. */
     size_t li = 0, rj = 0;
     for (;;) {
-        while (li < na && ea[li].paired)
+        while (li < na && (ea[li].paired || !ea[li].whole))
             li++;
-        while (rj < nb && sb[rj]->paired)
+        while (rj < nb && (sb[rj]->paired || !sb[rj]->whole))
             rj++;
-        if (rule->key || li == na || rj == nb)
+        if (li == na || rj == nb)
             break;
         struct jsonpath_elem e = index_elem(li);
         enter(d, depth, &e);
@@ -570,10 +657,7 @@ static void diff_unordered(struct jsondiff *d, const cJSON *a, const cJSON *b, s
         emit_body(d, JSONDIFF_EXTRA, NULL, sb[j]->node, depth + 1,
                   redacted_at(d, depth + 1, sticky, NULL, sb[j]->node), true);
     }
-    free(pair);
-    free(sb);
-    free(ea);
-    free(eb);
+    scratch_release(d, mark);
 }
 
 static bool within_tolerance(const struct rule *r, double x, double y)

@@ -328,36 +328,6 @@ uint64_t jsonpath_start(const struct jsonpath *p)
     return 1;
 }
 
-static bool sel_matches(const struct jsonpath_seg *g, const struct jsonpath_elem *e)
-{
-    switch (g->sel) {
-    case JSONPATH_WILDCARD:
-        return true;
-    case JSONPATH_INDEX:
-        return e->is_index && e->index == g->index;
-    case JSONPATH_NAME:
-        return !e->is_index && e->len == g->name_len && memcmp(e->name, g->name, e->len) == 0;
-    }
-    return false;
-}
-
-uint64_t jsonpath_step(const struct jsonpath *p, uint64_t state, const struct jsonpath_elem *e)
-{
-    uint64_t next = 0;
-    /* Bit nseg (matched) has no outgoing transition: a longer path does not match. */
-    state &= ((uint64_t)1 << p->nseg) - 1;
-    while (state) {
-        unsigned i = (unsigned)__builtin_ctzll(state);
-        state &= state - 1;
-        const struct jsonpath_seg *g = &p->seg[i];
-        if (g->descendant)
-            next |= (uint64_t)1 << i;
-        if (sel_matches(g, e))
-            next |= (uint64_t)1 << (i + 1);
-    }
-    return next;
-}
-
 bool jsonpath_state_matches(const struct jsonpath *p, uint64_t state)
 {
     return (state >> p->nseg) & 1;
@@ -381,13 +351,29 @@ static bool is_identifier(const char *s, size_t n)
     return true;
 }
 
+/* Appends pre, the decimal digits of v, then post (no printf: hot when many
+ * differences are written). */
+static void append_index(struct buf *b, char pre, size_t v, char post)
+{
+    char tmp[24];
+    size_t n = sizeof(tmp);
+    if (post)
+        tmp[--n] = post;
+    do {
+        tmp[--n] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    tmp[--n] = pre;
+    buf_append(b, tmp + n, sizeof(tmp) - n);
+}
+
 void jsonpath_append_elem(struct buf *b, const struct jsonpath_elem *e, bool generalize)
 {
     if (e->is_index) {
         if (generalize)
             buf_append(b, "[*]", 3);
         else
-            buf_printf(b, "[%zu]", e->index);
+            append_index(b, '[', e->index, ']');
         return;
     }
     if (is_identifier(e->name, e->len)) {
@@ -442,7 +428,7 @@ void jsonpath_append_elem(struct buf *b, const struct jsonpath_elem *e, bool gen
 void jsonpath_append_pointer(struct buf *b, const struct jsonpath_elem *e)
 {
     if (e->is_index) {
-        buf_printf(b, "/%zu", e->index);
+        append_index(b, '/', e->index, 0);
         return;
     }
     buf_append(b, "/", 1);

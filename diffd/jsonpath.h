@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "util.h"
 
@@ -64,7 +65,8 @@ bool jsonpath_is_singular(const struct jsonpath *p);
  * is matched; a state of 0 means no longer path can match either, so a walk
  * can stop stepping that subtree. */
 uint64_t jsonpath_start(const struct jsonpath *p);
-uint64_t jsonpath_step(const struct jsonpath *p, uint64_t state, const struct jsonpath_elem *e);
+static inline uint64_t jsonpath_step(const struct jsonpath *p, uint64_t state,
+                                     const struct jsonpath_elem *e);
 bool jsonpath_state_matches(const struct jsonpath *p, uint64_t state);
 
 /* Whole-path convenience over the three functions above. Borrows everything. */
@@ -77,5 +79,38 @@ void jsonpath_append_elem(struct buf *b, const struct jsonpath_elem *e, bool gen
 /* Appends one step as an RFC 6901 JSON Pointer token: `/name` (~ and / escaped)
  * or `/3`. */
 void jsonpath_append_pointer(struct buf *b, const struct jsonpath_elem *e);
+
+/* Inline: it runs once per node and rule during every walk. */
+static inline uint64_t jsonpath_step(const struct jsonpath *p, uint64_t state,
+                                     const struct jsonpath_elem *e)
+{
+    uint64_t next = 0;
+    /* Bit nseg (matched) has no outgoing transition: a longer path does not match. */
+    state &= ((uint64_t)1 << p->nseg) - 1;
+    while (state) {
+        unsigned i = (unsigned)__builtin_ctzll(state);
+        state &= state - 1;
+        const struct jsonpath_seg *g = &p->seg[i];
+        if (g->descendant)
+            next |= (uint64_t)1 << i;
+        bool hit;
+        switch (g->sel) {
+        case JSONPATH_WILDCARD:
+            hit = true;
+            break;
+        case JSONPATH_INDEX:
+            hit = e->is_index && e->index == g->index;
+            break;
+        default:
+            hit = !e->is_index && e->len == g->name_len &&
+                  (e->len == 0 ||
+                   (e->name[0] == g->name[0] && memcmp(e->name, g->name, e->len) == 0));
+            break;
+        }
+        if (hit)
+            next |= (uint64_t)1 << (i + 1);
+    }
+    return next;
+}
 
 #endif

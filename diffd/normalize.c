@@ -20,14 +20,32 @@ struct prule {
     const struct rule *rule;
 };
 
+#define WALK_STACK_RULES 16
+#define WALK_STACK_MASKS 512
+
 struct walk {
     struct prule *pr;
     size_t k;
-    uint64_t *masks; /* masks[depth * k + i] */
-    size_t depth_cap;
+    uint64_t *masks; /* masks[depth * k + i]; stack_masks until it outgrows them */
+    size_t masks_cap;
     struct buf tmp;
-    size_t changed; /* redact: values masked */
+    size_t changed;                /* redact: values masked */
+    struct rules_matcher *matcher; /* created at the first replace */
+    struct prule stack_pr[WALK_STACK_RULES];
+    uint64_t stack_masks[WALK_STACK_MASKS];
 };
+
+/* Points w->pr at room for k rules (on the walk's own stack when few). */
+static void walk_init(struct walk *w, size_t k)
+{
+    w->k = k;
+    w->pr = k <= WALK_STACK_RULES ? w->stack_pr : xcalloc(k, sizeof(*w->pr));
+    w->masks = w->stack_masks;
+    w->masks_cap = WALK_STACK_MASKS;
+    w->changed = 0;
+    w->matcher = NULL;
+    memset(&w->tmp, 0, sizeof(w->tmp));
+}
 
 static const char *media_type(const struct headers *h, size_t *len)
 {
@@ -228,12 +246,18 @@ static size_t collect(const struct rules_view *view, enum rule_kind kind, enum r
 
 static uint64_t *masks_at(struct walk *w, size_t depth)
 {
-    if (depth >= w->depth_cap) {
-        size_t cap = w->depth_cap ? w->depth_cap * 2 : 16;
-        while (cap <= depth)
+    size_t need = (depth + 1) * w->k;
+    if (need > w->masks_cap) {
+        size_t cap = w->masks_cap * 2;
+        while (cap < need)
             cap *= 2;
-        w->masks = xrealloc(w->masks, cap * w->k * sizeof(uint64_t));
-        w->depth_cap = cap;
+        if (w->masks == w->stack_masks) {
+            w->masks = xmalloc(cap * sizeof(uint64_t));
+            memcpy(w->masks, w->stack_masks, sizeof(w->stack_masks));
+        } else {
+            w->masks = xrealloc(w->masks, cap * sizeof(uint64_t));
+        }
+        w->masks_cap = cap;
     }
     return w->masks + depth * w->k;
 }
@@ -242,6 +266,13 @@ enum walk_mode { WALK_NORMALIZE, WALK_REDACT };
 
 static void set_string(cJSON *node, const char *s, size_t len)
 {
+    if (node->valuestring && !(node->type & cJSON_IsReference) &&
+        strlen(node->valuestring) >= len) {
+        /* Most replacements shorten (a timestamp becomes "<time>"): reuse. */
+        memmove(node->valuestring, s, len);
+        node->valuestring[len] = '\0';
+        return;
+    }
     char *v = cJSON_malloc(len + 1);
     memcpy(v, s, len);
     v[len] = '\0';
@@ -288,7 +319,9 @@ static bool visit(struct walk *w, cJSON *node, size_t depth, enum walk_mode mode
         }
         if (r->kind == RULE_REPLACE && cJSON_IsString(node) && node->valuestring) {
             const char *s = node->valuestring;
-            if (rules_replace(r, s, strlen(s), &w->tmp) == 1) {
+            if (!w->matcher)
+                w->matcher = rules_matcher_new();
+            if (rules_replace(r, s, strlen(s), &w->tmp, w->matcher) == 1) {
                 rules_count(r, 1);
                 set_string(node, w->tmp.data, w->tmp.len);
             }
@@ -334,9 +367,12 @@ static bool walk_tree(struct walk *w, cJSON *root, enum walk_mode mode)
 
 static void walk_free(struct walk *w)
 {
-    free(w->pr);
-    free(w->masks);
+    if (w->pr != w->stack_pr)
+        free(w->pr);
+    if (w->masks != w->stack_masks)
+        free(w->masks);
     buf_free(&w->tmp);
+    rules_matcher_free(w->matcher);
 }
 
 static bool header_ruled(const struct rules_view *view, enum rule_kind kind, const char *name,
@@ -364,67 +400,175 @@ static bool header_ruled(const struct rules_view *view, enum rule_kind kind, con
     return false;
 }
 
-struct hdr_ref {
-    char *name; /* lowercase */
-    size_t at;  /* position in the response's list */
+static int lower_c(int c)
+{
+    return (c >= 'A' && c <= 'Z') ? c + 32 : c;
+}
+
+/* Header rules of a view (ignore-header, ignore header.NAME, replace
+ * header.NAME), gathered once per response. */
+struct header_rule {
+    const char *name;
+    const struct rule *rule;
 };
 
-static void normalize_headers(const struct rules_view *view, const struct headers *h,
-                              struct norm_response *out)
+struct header_rules {
+    struct header_rule *v;
+    size_t n, cap;
+    struct header_rule stack[32];
+};
+
+static void header_rules_collect(const struct rules_view *view, struct header_rules *hr)
 {
-    struct hdr_ref *v = xcalloc(h->n ? h->n : 1, sizeof(*v));
-    size_t n = 0;
+    hr->v = hr->stack;
+    hr->n = 0;
+    hr->cap = sizeof(hr->stack) / sizeof(hr->stack[0]);
+    if (!view)
+        return;
+    for (size_t s = 0; s < view->nsec; s++) {
+        const struct rules_section *sec = view->sec[s];
+        for (size_t r = 0; r < sec->nrules; r++) {
+            const struct rule *rule = sec->rules[r];
+            if (rule->kind != RULE_IGNORE_HEADER && rule->kind != RULE_IGNORE &&
+                rule->kind != RULE_REPLACE)
+                continue;
+            for (size_t a = 0; a < rule->nargs; a++) {
+                if (rule->args[a].target != RULE_TARGET_HEADER)
+                    continue;
+                if (hr->n == hr->cap) {
+                    struct header_rule *v = xmalloc(hr->cap * 2 * sizeof(*v));
+                    memcpy(v, hr->v, hr->n * sizeof(*v));
+                    if (hr->v != hr->stack)
+                        free(hr->v);
+                    hr->v = v;
+                    hr->cap *= 2;
+                }
+                hr->v[hr->n++] = (struct header_rule){rule->args[a].name, rule};
+            }
+        }
+    }
+}
+
+static void header_rules_free(struct header_rules *hr)
+{
+    if (hr->v != hr->stack)
+        free(hr->v);
+}
+
+static bool dropped_header(const char *name)
+{
+    /* Every hop-by-hop name and content-length start with one of these. */
+    int c = lower_c((unsigned char)name[0]);
+    if (c != 'c' && c != 'k' && c != 'p' && c != 't' && c != 'u')
+        return false;
+    return http_is_hop_by_hop(name) || ascii_casecmp(name, "content-length") == 0;
+}
+
+/* Status and headers. Names are lowercased, sorted and merged (repeated
+ * headers joined with ", " in arrival order); hop-by-hop headers and
+ * Content-Length are dropped, then ignore-header and replace header.NAME
+ * apply. All strings go to one block and all nodes to another, so a response
+ * costs a handful of allocations however many headers it has. */
+static void normalize_head(const struct rules_view *view, const struct http_response *resp,
+                           bool keep_status, struct norm_response *out)
+{
+    const struct headers *h = &resp->headers;
+    size_t stack_idx[64];
+    size_t *idx = h->n <= 64 ? stack_idx : xmalloc(h->n * sizeof(*idx));
+    size_t n = 0, total = 0;
     for (size_t i = 0; i < h->n; i++) {
         const char *name = h->v[i].name;
-        if (http_is_hop_by_hop(name) || ascii_casecmp(name, "content-length") == 0)
+        if (dropped_header(name))
             continue;
-        char *lname = xstrdup(name);
-        for (char *p = lname; *p; p++)
-            if (*p >= 'A' && *p <= 'Z')
-                *p = (char)(*p + 32);
-        v[n].name = lname;
-        v[n].at = i;
-        n++;
-    }
-    /* Insertion sort by name: stable, so repeated headers keep arrival order. */
-    for (size_t i = 1; i < n; i++) {
-        struct hdr_ref t = v[i];
-        size_t j = i;
-        while (j > 0 && strcmp(v[j - 1].name, t.name) > 0) {
-            v[j] = v[j - 1];
+        /* Insertion sort by name: stable, so repeated headers keep arrival order. */
+        size_t j = n++;
+        while (j > 0 && ascii_casecmp(h->v[idx[j - 1]].name, name) > 0) {
+            idx[j] = idx[j - 1];
             j--;
         }
-        v[j] = t;
+        idx[j] = i;
+        total += strlen(name) + strlen(h->v[i].value) + 4;
     }
-    out->headers = xcalloc(n ? n : 1, sizeof(*out->headers));
-    struct buf joined = {0};
+    struct header_rules hr;
+    header_rules_collect(view, &hr);
+    struct buf str = {0};
+    struct buf tmp = {0};
+    buf_reserve(&str, total);
+    size_t stack_off[64][2];
+    size_t(*off)[2] = n <= 64 ? stack_off : xmalloc(n * sizeof(*off));
+    size_t nout = 0;
     for (size_t i = 0; i < n;) {
+        const char *name = h->v[idx[i]].name;
         size_t j = i + 1;
-        while (j < n && strcmp(v[j].name, v[i].name) == 0)
+        while (j < n && ascii_casecmp(h->v[idx[j]].name, name) == 0)
             j++;
-        if (header_ruled(view, RULE_IGNORE_HEADER, v[i].name, true)) {
+        size_t name_off = str.len;
+        buf_append(&str, name, strlen(name) + 1);
+        char *lname = str.data + name_off;
+        for (char *c = lname; *c; c++)
+            *c = (char)lower_c((unsigned char)*c);
+        bool ignored = false;
+        for (size_t k = 0; k < hr.n && !ignored; k++)
+            if (hr.v[k].rule->kind != RULE_REPLACE && strcmp(hr.v[k].name, lname) == 0) {
+                rules_count(hr.v[k].rule, 1);
+                ignored = true;
+            }
+        if (ignored) {
+            str.len = name_off;
             i = j;
             continue;
         }
-        buf_reset(&joined);
+        size_t value_off = str.len;
         for (size_t k = i; k < j; k++) {
             if (k > i)
-                buf_append(&joined, ", ", 2);
-            buf_puts(&joined, h->v[v[k].at].value);
+                buf_append(&str, ", ", 2);
+            buf_puts(&str, h->v[idx[k]].value);
         }
-        struct norm_header *dst = &out->headers[out->nheaders++];
-        dst->name = xstrdup(v[i].name);
-        dst->value = cJSON_CreateString(joined.data ? joined.data : "");
+        buf_append(&str, "", 1);
+        /* replace header.NAME: the result goes after the original value. */
+        for (size_t k = 0; k < hr.n; k++) {
+            if (hr.v[k].rule->kind != RULE_REPLACE || strcmp(hr.v[k].name, str.data + name_off))
+                continue;
+            const char *v = str.data + value_off;
+            if (rules_replace(hr.v[k].rule, v, strlen(v), &tmp, NULL) == 1) {
+                rules_count(hr.v[k].rule, 1);
+                value_off = str.len;
+                buf_append(&str, tmp.data, tmp.len + 1);
+            }
+        }
+        off[nout][0] = name_off;
+        off[nout][1] = value_off;
+        nout++;
         i = j;
     }
-    for (size_t i = 0; i < n; i++)
-        free(v[i].name);
-    free(v);
-    buf_free(&joined);
+    out->nodes_ = xcalloc(nout + 1, sizeof(cJSON));
+    out->headers = xcalloc(nout ? nout : 1, sizeof(*out->headers));
+    out->strings_ = buf_steal(&str);
+    for (size_t i = 0; i < nout; i++) {
+        cJSON *node = &out->nodes_[i];
+        node->type = cJSON_String | cJSON_IsReference;
+        node->valuestring = out->strings_ + off[i][1];
+        out->headers[i].name = out->strings_ + off[i][0];
+        out->headers[i].value = node;
+    }
+    out->nheaders = nout;
+    if (keep_status) {
+        cJSON *st = &out->nodes_[nout];
+        st->type = cJSON_Number;
+        st->valuedouble = resp->status;
+        st->valueint = resp->status;
+        out->status = st;
+    }
+    header_rules_free(&hr);
+    buf_free(&tmp);
+    if (off != stack_off)
+        free(off);
+    if (idx != stack_idx)
+        free(idx);
 }
 
-static void replace_string_node(const struct rules_view *view, enum rule_target target,
-                                const char *header, cJSON *node, struct buf *tmp)
+static void replace_string_node(const struct rules_view *view, enum rule_target target, cJSON *node,
+                                struct buf *tmp)
 {
     if (!view || !node || !node->valuestring)
         return;
@@ -434,10 +578,8 @@ static void replace_string_node(const struct rules_view *view, enum rule_target 
             const struct rule *rule = sec->rules[r];
             if (rule->kind != RULE_REPLACE || rule->args[0].target != target)
                 continue;
-            if (header && strcmp(rule->args[0].name, header) != 0)
-                continue;
             const char *v = node->valuestring;
-            if (rules_replace(rule, v, strlen(v), tmp) == 1) {
+            if (rules_replace(rule, v, strlen(v), tmp, NULL) == 1) {
                 rules_count(rule, 1);
                 set_string(node, tmp->data, tmp->len);
             }
@@ -497,15 +639,14 @@ static void normalize_body(const struct rules_view *view, const struct http_resp
         if (tree) {
             out->body_kind = NORM_BODY_JSON;
             out->body = tree;
-            struct walk w = {0};
             size_t k = collect(view, RULE_IGNORE, RULE_TARGET_JSON, NULL, 0, NULL) +
                        collect(view, RULE_REPLACE, RULE_TARGET_JSON, NULL, 0, NULL);
             if (k) {
-                w.pr = xcalloc(k, sizeof(*w.pr));
+                struct walk w;
+                walk_init(&w, k);
                 /* Both kinds in one walk, in the view's order within each kind. */
                 size_t a = collect(view, RULE_IGNORE, RULE_TARGET_JSON, w.pr, k, NULL);
                 collect(view, RULE_REPLACE, RULE_TARGET_JSON, w.pr + a, k - a, NULL);
-                w.k = k;
                 if (walk_tree(&w, tree, WALK_NORMALIZE)) {
                     cJSON_Delete(tree);
                     out->body = NULL;
@@ -519,7 +660,7 @@ static void normalize_body(const struct rules_view *view, const struct http_resp
     if (!is_binary_type(mt, mtlen) && is_text((const unsigned char *)data, len)) {
         out->body_kind = NORM_BODY_TEXT;
         out->body = cJSON_CreateString(data);
-        replace_string_node(view, RULE_TARGET_BODY, NULL, out->body, &tmp);
+        replace_string_node(view, RULE_TARGET_BODY, out->body, &tmp);
         goto out;
     }
     describe_binary(&tmp, "binary", data, len);
@@ -538,24 +679,14 @@ void normalize_response(const struct rules_view *view, const struct http_respons
     out->error = resp->error;
     if (resp->error != LEG_OK)
         return;
-    if (!target_ruled(view, RULE_IGNORE, RULE_TARGET_STATUS))
-        out->status = cJSON_CreateNumber(resp->status);
-    normalize_headers(view, &resp->headers, out);
-    struct buf tmp = {0};
-    for (size_t i = 0; i < out->nheaders; i++)
-        replace_string_node(view, RULE_TARGET_HEADER, out->headers[i].name, out->headers[i].value,
-                            &tmp);
-    buf_free(&tmp);
+    normalize_head(view, resp, !target_ruled(view, RULE_IGNORE, RULE_TARGET_STATUS), out);
     normalize_body(view, resp, max_body, out);
 }
 
 void normalize_free(struct norm_response *n)
 {
-    cJSON_Delete(n->status);
-    for (size_t i = 0; i < n->nheaders; i++) {
-        free(n->headers[i].name);
-        cJSON_Delete(n->headers[i].value);
-    }
+    free(n->nodes_);
+    free(n->strings_);
     free(n->headers);
     cJSON_Delete(n->body);
     memset(n, 0, sizeof(*n));
@@ -611,9 +742,9 @@ size_t normalize_redact(const struct rules_view *view, struct http_response *res
     }
     cJSON *tree = dec >= 0 ? cJSON_ParseWithLength(data, len) : NULL;
     if (tree) {
-        struct walk w = {0};
-        w.pr = xcalloc(k, sizeof(*w.pr));
-        w.k = collect(view, RULE_REDACT, RULE_TARGET_JSON, w.pr, k, NULL);
+        struct walk w;
+        walk_init(&w, k);
+        collect(view, RULE_REDACT, RULE_TARGET_JSON, w.pr, k, NULL);
         walk_tree(&w, tree, WALK_REDACT);
         if (w.changed) {
             char *text = cJSON_PrintUnformatted(tree);

@@ -6,8 +6,9 @@
  *
  * Every compared value is a cJSON node so one diff walk serves all fields. A
  * norm_response owns all of its nodes and strings; normalize_free() releases
- * them. Thread-safe: several threads may normalize with the same sealed
- * ruleset at once. */
+ * them (status and header nodes live in blocks: never cJSON_Delete() them).
+ * A norm_response may be copied by value (no pointer into itself). Thread-safe: several threads may
+ * normalize with the same sealed ruleset at once. */
 #ifndef DIFFD_NORMALIZE_H
 #define DIFFD_NORMALIZE_H
 
@@ -31,8 +32,8 @@ enum norm_body {
 };
 
 struct norm_header {
-    char *name;   /* lowercase; the field is "header.<name>" */
-    cJSON *value; /* string node; repeated headers joined with ", " */
+    const char *name; /* lowercase; the field is "header.<name>" */
+    cJSON *value;     /* string node; repeated headers joined with ", " */
 };
 
 struct norm_response {
@@ -45,6 +46,9 @@ struct norm_response {
     size_t body_len;  /* decoded length in bytes */
     bool oversized;   /* decoded body over max_body: compared by length+hash only */
     bool undecodable; /* Content-Encoding could not be decoded: raw bytes compared */
+    /* Storage behind status and headers (one block each, not per node). */
+    cJSON *nodes_;
+    char *strings_;
 };
 
 struct normalize_opts {

@@ -112,6 +112,7 @@ static void rule_free(struct rule *r)
     }
     free(r->args);
     pcre2_code_free(r->re);
+    free(r->subst);
     free(r->replacement);
     jsonpath_free(r->key);
     free(r->text);
@@ -383,18 +384,57 @@ bad:
     return -1;
 }
 
-/* Checks $n, ${n}, ${name} and $$ in a replacement against the regex. */
-static int check_replacement(struct lineparse *lp, const struct tok *t, const char *s,
-                             pcre2_code *re)
+/* A replacement compiled against its regex: literal runs and group numbers,
+ * so that applying it is a loop of JIT matches and copies. */
+struct subst_part {
+    int group; /* -1: literal text */
+    size_t off, len;
+};
+
+struct subst {
+    bool jit;
+    uint32_t ncap;
+    size_t nparts;
+    struct subst_part parts[];
+};
+
+static void add_part(struct subst **sp, size_t *cap, int group, size_t off, size_t len)
 {
-    uint32_t ncap = 0;
-    pcre2_pattern_info(re, PCRE2_INFO_CAPTURECOUNT, &ncap);
+    struct subst *sub = *sp;
+    if (group < 0 && len == 0)
+        return;
+    if (group < 0 && sub->nparts && sub->parts[sub->nparts - 1].group < 0 &&
+        sub->parts[sub->nparts - 1].off + sub->parts[sub->nparts - 1].len == off) {
+        sub->parts[sub->nparts - 1].len += len;
+        return;
+    }
+    if (sub->nparts == *cap) {
+        *cap *= 2;
+        sub = xrealloc(sub, sizeof(*sub) + *cap * sizeof(sub->parts[0]));
+        *sp = sub;
+    }
+    sub->parts[sub->nparts++] = (struct subst_part){group, off, len};
+}
+
+/* Compiles $n, ${n}, ${name} and $$ in a replacement against the regex. */
+static struct subst *compile_replacement(struct lineparse *lp, const struct tok *t, const char *s,
+                                         pcre2_code *re)
+{
+    size_t cap = 4;
+    struct subst *sub = xcalloc(1, sizeof(*sub) + cap * sizeof(sub->parts[0]));
+    pcre2_pattern_info(re, PCRE2_INFO_CAPTURECOUNT, &sub->ncap);
+    size_t jitsize = 0;
+    sub->jit = pcre2_pattern_info(re, PCRE2_INFO_JITSIZE, &jitsize) == 0 && jitsize > 0;
+    size_t lit = 0;
     for (size_t i = 0; s[i]; i++) {
         if (s[i] != '$')
             continue;
         size_t at = i++;
-        if (s[i] == '$')
+        add_part(&sub, &cap, -1, lit, at - lit);
+        if (s[i] == '$') {
+            lit = i; /* the second $ starts the next literal run */
             continue;
+        }
         bool brace = s[i] == '{';
         if (brace)
             i++;
@@ -409,25 +449,36 @@ static int check_replacement(struct lineparse *lp, const struct tok *t, const ch
                          "bad $ reference in replacement at offset %zu "
                          "(use $1, ${1}, ${name} or $$)",
                          at);
-            return -1;
+            goto fail;
         }
         char name[64];
         snprintf(name, sizeof(name), "%.*s", (int)(nlen < 63 ? nlen : 63), s + b);
+        int group;
         if (name[0] >= '0' && name[0] <= '9') {
             unsigned long g = strtoul(name, NULL, 10);
-            if (g > ncap) {
+            if (g > sub->ncap) {
                 record_error(lp, t->col, "replacement refers to group $%s but the regex has %u",
-                             name, ncap);
-                return -1;
+                             name, sub->ncap);
+                goto fail;
             }
-        } else if (pcre2_substring_number_from_name(re, (PCRE2_SPTR)name) < 0) {
-            record_error(lp, t->col, "replacement refers to unknown group ${%s}", name);
-            return -1;
+            group = (int)g;
+        } else {
+            group = pcre2_substring_number_from_name(re, (PCRE2_SPTR)name);
+            if (group < 0) {
+                record_error(lp, t->col, "replacement refers to unknown group ${%s}", name);
+                goto fail;
+            }
         }
+        add_part(&sub, &cap, group, 0, 0);
         if (!brace)
             i--;
+        lit = i + 1;
     }
-    return 0;
+    add_part(&sub, &cap, -1, lit, strlen(s) - lit);
+    return sub;
+fail:
+    free(sub);
+    return NULL;
 }
 
 static int parse_regex(struct lineparse *lp, struct rule *r, const struct tok *t)
@@ -561,7 +612,8 @@ static int parse_args(struct lineparse *lp, struct rule *r, struct tok *toks, in
             return -1;
         }
         r->replacement = a[2].val ? xstrdup(a[2].val) : xstrndup(a[2].s, a[2].len);
-        return check_replacement(lp, &a[2], r->replacement, r->re);
+        r->subst = compile_replacement(lp, &a[2], r->replacement, r->re);
+        return r->subst ? 0 : -1;
     case RULE_TOLERANCE:
         r->args = xcalloc(1, sizeof(*r->args));
         r->nargs = 1;
@@ -974,30 +1026,83 @@ void rules_view_for_section(const struct ruleset *rs, size_t i, struct rules_vie
     fill_view(rs, s->pattern ? route_pattern_text(s->pattern) : "*", view);
 }
 
-int rules_replace(const struct rule *r, const char *s, size_t len, struct buf *out)
+#define MATCHER_PAIRS 16 /* small enough for malloc's per-thread cache */
+
+struct rules_matcher *rules_matcher_new(void)
 {
+    pcre2_match_data *md = pcre2_match_data_create(MATCHER_PAIRS, NULL);
+    if (!md) {
+        fprintf(stderr, "diffd: out of memory creating PCRE2 match data\n");
+        abort();
+    }
+    return (struct rules_matcher *)md;
+}
+
+void rules_matcher_free(struct rules_matcher *m)
+{
+    pcre2_match_data_free((pcre2_match_data *)m);
+}
+
+int rules_replace(const struct rule *r, const char *s, size_t len, struct buf *out,
+                  struct rules_matcher *m)
+{
+    const struct subst *sub = r->subst;
+    pcre2_code *re = r->re;
+    pcre2_match_data *own = NULL;
+    pcre2_match_data *md = (pcre2_match_data *)m;
+    if (!md || sub->ncap >= MATCHER_PAIRS)
+        md = own = pcre2_match_data_create_from_pattern(re, NULL);
+    if (!md)
+        return -1;
     buf_reset(out);
-    size_t cap = len + len / 2 + 64;
-    for (int attempt = 0; attempt < 2; attempt++) {
-        buf_reserve(out, cap);
-        PCRE2_SIZE outlen = out->cap - 1;
-        int rc = pcre2_substitute(r->re, (PCRE2_SPTR)s, len, 0,
-                                  PCRE2_SUBSTITUTE_GLOBAL | PCRE2_SUBSTITUTE_OVERFLOW_LENGTH, NULL,
-                                  NULL, (PCRE2_SPTR)r->replacement, PCRE2_ZERO_TERMINATED,
-                                  (PCRE2_UCHAR *)out->data, &outlen);
-        if (rc == PCRE2_ERROR_NOMEMORY) {
-            cap = outlen + 1;
+    size_t start = 0, copied = 0;
+    uint32_t opts = 0;
+    int count = 0, rc = 0;
+    /* Global substitution as pcre2demo does it: after an empty match, try a
+     * non-empty one at the same place before moving on by one character. */
+    for (;;) {
+        rc = sub->jit ? pcre2_jit_match(re, (PCRE2_SPTR)s, len, start, opts, md, NULL)
+                      : pcre2_match(re, (PCRE2_SPTR)s, len, start, opts, md, NULL);
+        if (rc == PCRE2_ERROR_NOMATCH) {
+            rc = 0;
+            if (opts == 0 || start >= len)
+                break;
+            start++;
+            while (start < len && ((unsigned char)s[start] & 0xc0) == 0x80)
+                start++;
+            opts = 0;
             continue;
         }
         if (rc < 0)
-            return -1;
-        if (rc == 0)
-            return 0;
-        out->len = outlen;
-        out->data[outlen] = '\0';
-        return 1;
+            break;
+        const PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+        buf_append(out, s + copied, ov[0] - copied);
+        for (size_t i = 0; i < sub->nparts; i++) {
+            const struct subst_part *p = &sub->parts[i];
+            if (p->group < 0) {
+                buf_append(out, r->replacement + p->off, p->len);
+            } else if (p->group < rc && ov[2 * p->group] != PCRE2_UNSET) {
+                buf_append(out, s + ov[2 * p->group], ov[2 * p->group + 1] - ov[2 * p->group]);
+            }
+        }
+        copied = ov[1];
+        count++;
+        if (ov[0] == ov[1]) {
+            if (ov[1] >= len)
+                break;
+            opts = PCRE2_NOTEMPTY_ATSTART | PCRE2_ANCHORED;
+        } else {
+            opts = 0;
+        }
+        start = ov[1];
     }
-    return -1;
+    pcre2_match_data_free(own);
+    if (rc < 0)
+        return -1;
+    if (count == 0)
+        return 0;
+    buf_append(out, s + copied, len - copied);
+    return 1;
 }
 
 void rules_count(const struct rule *r, uint64_t n)

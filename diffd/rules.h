@@ -60,7 +60,8 @@ struct rule {
     struct rule_arg *args;
     size_t nargs;
     void *re;             /* replace: the compiled pcre2_code (opaque outside rules.c) */
-    char *replacement;    /* replace */
+    char *replacement;    /* replace, as written */
+    void *subst;          /* replace: the replacement compiled against re (opaque) */
     double number;        /* tolerance amount, or sample percent */
     bool percent;         /* tolerance given as NUMBER% */
     struct jsonpath *key; /* unordered ... by KEYPATH (relative to an element) */
@@ -123,11 +124,19 @@ void rules_view_for_endpoint(const struct ruleset *rs, const char *name, struct 
  * (precomputed by rules_finish()). */
 void rules_view_for_section(const struct ruleset *rs, size_t i, struct rules_view *view);
 
-/* Applies one `replace` rule to a string: on a match, *out receives the
- * result (reset first) and 1 is returned; 0 when nothing matched; -1 when
- * PCRE2 failed (out holds nothing useful). Thread-safe; allocates match data
- * per call. */
-int rules_replace(const struct rule *r, const char *s, size_t len, struct buf *out);
+/* Match scratch for rules_replace(): create one per thread or per batch of
+ * calls to save an allocation per call. Caller frees with rules_matcher_free()
+ * (accepts NULL). */
+struct rules_matcher;
+struct rules_matcher *rules_matcher_new(void);
+void rules_matcher_free(struct rules_matcher *m);
+
+/* Applies one `replace` rule to a string (all matches): on a match, *out
+ * receives the result (reset first) and 1 is returned; 0 when nothing matched;
+ * -1 when PCRE2 failed (out holds nothing useful). m may be NULL (then PCRE2
+ * allocates its own match data). Thread-safe with one matcher per thread. */
+int rules_replace(const struct rule *r, const char *s, size_t len, struct buf *out,
+                  struct rules_matcher *m);
 
 /* Adds n to a rule's match counter (relaxed atomic; safe from any thread). */
 void rules_count(const struct rule *r, uint64_t n);

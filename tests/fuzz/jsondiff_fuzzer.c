@@ -37,10 +37,23 @@ static bool has_duplicate_keys(const cJSON *v)
     return false;
 }
 
+static size_t depth(const cJSON *v)
+{
+    size_t max = 0;
+    for (const cJSON *c = v->child; c; c = c->next) {
+        size_t d = depth(c);
+        if (d > max)
+            max = d;
+    }
+    return max + 1;
+}
+
 static void check_patch(struct jsondiff *d, const cJSON *a, const cJSON *b)
 {
     if (has_duplicate_keys(a) || has_duplicate_keys(b))
         return; /* a pointer cannot tell duplicates apart */
+    if (depth(a) > 990 || depth(b) > 990)
+        return; /* the patch (two levels more) would pass cJSON's nesting limit */
     jsondiff_trees(d, NULL, a, b);
     struct buf out = {0};
     jsondiff_write_patch(d, &out);

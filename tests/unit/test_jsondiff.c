@@ -122,9 +122,13 @@ static const struct diff_case diff_cases[] = {
          L("$.items[0]", "$.items[*]", "extra", ",\"right\":{\"id\":3}")},
     {"unordered $.items by meta.k", "[1]", "[1]", ""},
     {"unordered $ by meta.k", "[{\"meta\":{\"k\":\"a\"},\"v\":1},{\"v\":2}]",
-     "[{\"v\":2},{\"meta\":{\"k\":\"a\"},\"v\":1}]",
-     L("$[1]", "$[*]", "missing", ",\"left\":{\"v\":2}")
-         L("$[0]", "$[*]", "extra", ",\"right\":{\"v\":2}")},
+     "[{\"v\":2},{\"meta\":{\"k\":\"a\"},\"v\":1}]", ""},
+    /* elements without the key pair as whole values, then in order */
+    {"unordered $ by id", "[{\"v\":2},{\"id\":1},{\"v\":3}]", "[{\"id\":1},{\"v\":3},{\"v\":4}]",
+     L("$[0].v", "$[*].v", "value", ",\"left\":2,\"right\":4")},
+    {"unordered $ by id", "[{\"id\":1},{\"id\":2}]", "[{\"id\":2},{\"x\":1}]",
+     L("$[0]", "$[*]", "missing", ",\"left\":{\"id\":1}")
+         L("$[1]", "$[*]", "extra", ",\"right\":{\"x\":1}")},
 };
 
 static void test_diff_table(void **state)
@@ -306,6 +310,45 @@ static void test_large_objects(void **state)
     buf_free(&r);
 }
 
+/* Unordered arrays too big for pairwise comparison take the hashed path. */
+static void test_large_unordered(void **state)
+{
+    (void)state;
+    struct rules_view v;
+    struct ruleset *rs = load("[*]\nunordered $.tags\nunordered $.items by id\n", &v);
+    struct buf l = {0}, r = {0};
+    buf_puts(&l, "{\"tags\":[");
+    buf_puts(&r, "{\"tags\":[");
+    for (int i = 0; i < 40; i++) {
+        buf_printf(&l, "%s\"t%d\"", i ? "," : "", i);
+        buf_printf(&r, "%s\"t%d\"", i ? "," : "", i == 0 ? 99 : 40 - i);
+    }
+    buf_puts(&l, "],\"items\":[");
+    buf_puts(&r, "],\"items\":[");
+    for (int i = 0; i < 40; i++) {
+        buf_printf(&l, "%s{\"id\":%d,\"v\":%d}", i ? "," : "", i, i);
+        buf_printf(&r, "%s{\"id\":%d,\"v\":%d}", i ? "," : "", 39 - i, 39 - i == 7 ? -7 : 39 - i);
+    }
+    buf_puts(&l, "]}");
+    buf_puts(&r, "]}");
+    cJSON *a = cJSON_Parse(l.data), *b = cJSON_Parse(r.data);
+    struct jsondiff *d = jsondiff_new();
+    struct buf out = {0};
+    jsondiff_trees(d, &v, a, b);
+    jsondiff_write_lines(d, &out);
+    /* t0 has no partner: paired with the only leftover (t99); item 7 changed. */
+    assert_string_equal(out.data,
+                        L("$.tags[0]", "$.tags[*]", "value", ",\"left\":\"t0\",\"right\":\"t99\"")
+                            L("$.items[7].v", "$.items[*].v", "value", ",\"left\":7,\"right\":-7"));
+    buf_free(&out);
+    jsondiff_free(d);
+    cJSON_Delete(a);
+    cJSON_Delete(b);
+    buf_free(&l);
+    buf_free(&r);
+    rules_free(rs);
+}
+
 static void response(struct http_response *r, int status, const char *ctype, const char *body)
 {
     memset(r, 0, sizeof(*r));
@@ -441,8 +484,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_diff_table),    cmocka_unit_test(test_patch_round_trip),
         cmocka_unit_test(test_patch_output),  cmocka_unit_test(test_deep_trees),
-        cmocka_unit_test(test_large_objects), cmocka_unit_test(test_responses),
-        cmocka_unit_test(test_counters),
+        cmocka_unit_test(test_large_objects), cmocka_unit_test(test_large_unordered),
+        cmocka_unit_test(test_responses),     cmocka_unit_test(test_counters),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

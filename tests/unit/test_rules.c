@@ -315,18 +315,76 @@ static void test_replace(void **state)
     assert_int_equal(rc, 0);
     const struct rules_section *sec = rules_section_at(rs, 0);
     struct buf out = {0};
-    assert_int_equal(rules_replace(sec->rules[0], "2026-11 and 1999-01", 19, &out), 1);
+    struct rules_matcher *m = rules_matcher_new();
+    assert_int_equal(rules_replace(sec->rules[0], "2026-11 and 1999-01", 19, &out, m), 1);
     assert_string_equal(out.data, "2026-XX and 1999-XX");
-    assert_int_equal(rules_replace(sec->rules[0], "none", 4, &out), 0);
-    assert_int_equal(rules_replace(sec->rules[1], "Cat cAt", 7, &out), 1);
+    assert_int_equal(rules_replace(sec->rules[0], "none", 4, &out, m), 0);
+    assert_int_equal(rules_replace(sec->rules[1], "Cat cAt", 7, &out, NULL), 1);
     assert_string_equal(out.data, "dog dog");
-    assert_int_equal(rules_replace(sec->rules[2], "a/b/c", 5, &out), 1);
+    assert_int_equal(rules_replace(sec->rules[2], "a/b/c", 5, &out, m), 1);
     assert_string_equal(out.data, "a|b|c");
     /* Growth past the first output guess. */
-    assert_int_equal(rules_replace(sec->rules[0], "1234-56", 7, &out), 1);
-    assert_string_equal(out.data, "1234-XX");
+    /* A replacement longer than the output buffer's first guess. */
+    struct buf big = {0};
+    for (int i = 0; i < 500; i++)
+        buf_puts(&big, "1234-56 ");
+    assert_int_equal(rules_replace(sec->rules[0], big.data, big.len, &out, m), 1);
+    assert_int_equal(out.len, big.len);
+    assert_int_equal(strncmp(out.data, "1234-XX 1234-XX ", 16), 0);
+    buf_free(&big);
+    rules_matcher_free(m);
+    rules_matcher_free(NULL);
     buf_free(&out);
     rules_free(rs);
+}
+
+struct subst_case {
+    const char *regex, *replacement, *subject, *want; /* want NULL: no match */
+};
+
+/* Global substitution, including empty matches (same results as
+ * pcre2_substitute with PCRE2_SUBSTITUTE_GLOBAL), unset groups (empty) and
+ * UTF-8 subjects. */
+static const struct subst_case subst_cases[] = {
+    {"x*", "-", "abc", "-a-b-c-"},
+    {"(a)|b", "[$1]", "ab", "[a][]"},
+    {"(?<y>\\d+)", "<${y}>$$", "a1b22", "a<1>$b<22>$"},
+    {"\xc3\xa9*", ".", "a\xc3\xa9", ".a.."},
+    {"^", "S", "abc", "Sabc"},
+    {"$", "E", "abc", "abcE"},
+    {"\\b", "|", "ab cd", "|ab| |cd|"},
+    {"a|", "X", "baac", "XbXXXcX"},
+    {"(?=b)|b", "Y", "abba", "aYYYYa"},
+    {"\\d{4}-\\d\\d", "YYYY-MM", "no digits", NULL},
+    {"(\\w+)@(\\w+)", "$2 at ${1}", "mail ann@example now", "mail example at ann now"},
+};
+
+static void test_substitution(void **state)
+{
+    (void)state;
+    struct rules_matcher *m = rules_matcher_new();
+    for (size_t i = 0; i < sizeof(subst_cases) / sizeof(subst_cases[0]); i++) {
+        const struct subst_case *c = &subst_cases[i];
+        char text[256];
+        snprintf(text, sizeof(text), "[*]\nreplace $.a /%s/ \"%s\"\n", c->regex, c->replacement);
+        int rc;
+        struct ruleset *rs = load(text, &rc);
+        if (rc != 0)
+            fail_msg("case %zu: %s", i, rules_error(rs, 0));
+        const struct rule *r = rules_section_at(rs, 0)->rules[0];
+        struct buf out = {0};
+        int got = rules_replace(r, c->subject, strlen(c->subject), &out, i % 2 ? m : NULL);
+        if (!c->want) {
+            assert_int_equal(got, 0);
+        } else {
+            assert_int_equal(got, 1);
+            if (strcmp(out.data, c->want) != 0)
+                fail_msg("case %zu: got \"%s\", want \"%s\"", i, out.data, c->want);
+        }
+        buf_free(&out);
+        rules_free(rs);
+    }
+    rules_matcher_free(m);
 }
 
 static void test_counters(void **state)
@@ -377,6 +435,7 @@ int main(void)
         cmocka_unit_test(test_views),
         cmocka_unit_test(test_view_limit),
         cmocka_unit_test(test_replace),
+        cmocka_unit_test(test_substitution),
         cmocka_unit_test(test_counters),
         cmocka_unit_test(test_bom_and_blank_files),
     };
