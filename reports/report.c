@@ -1100,8 +1100,11 @@ void report_xml_escape(struct buf *out, const char *s)
             buf_puts(out, "&#39;");
             break;
         case '\t':
+            buf_puts(out, "&#9;");
+            break;
         case '\n':
-            buf_append(out, p, 1);
+            /* As a reference so attribute values keep it (XML normalises a raw one). */
+            buf_puts(out, "&#10;");
             break;
         default:
             if (c < 0x20 || c == 0x7F) {

@@ -156,9 +156,9 @@ int report_gate(const struct report *r, const struct report_gates *g, char *why,
 /* Number of regressions of the types the gates count. */
 size_t report_counted_regressions(const struct report *r, const struct report_gates *g);
 
-/* Escapes s for XML/HTML text and attribute values (& < > " ' as entities; control
- * characters other than tab/newline and invalid UTF-8 become U+FFFD), appended to
- * out. Shared by the JUnit and HTML renderers. */
+/* Escapes s for XML/HTML text and attribute values (& < > " ' as entities, tab and
+ * newline as character references; other control characters and invalid UTF-8 become
+ * U+FFFD), appended to out. Shared by the JUnit and HTML renderers. */
 void report_xml_escape(struct buf *out, const char *s);
 
 /* Formats a millisecond figure for people: "0.412", "12.3", "1520". */

@@ -588,6 +588,7 @@ static const struct esc_case esc_cases[] = {
     {"caf\xC3\xA9", "caf\xC3\xA9"},
     {"bad\xFF\xC3(", "bad\xEF\xBF\xBD\xEF\xBF\xBD("},
     {"ctl\x01\x1B[31m", "ctl\xEF\xBF\xBD\xEF\xBF\xBD[31m"},
+    {"two\nlines\tx", "two&#10;lines&#9;x"},
 };
 
 static void test_xml_escape(void **state)
