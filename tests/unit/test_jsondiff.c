@@ -479,13 +479,63 @@ static void test_counters(void **state)
     rules_free(rs);
 }
 
+static void read_body(const char *path, struct http_response *r)
+{
+    memset(r, 0, sizeof(*r));
+    r->status = 200;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        fail_msg("%s: cannot open (run from the repository root)", path);
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        buf_append(&r->body, chunk, n);
+    fclose(f);
+}
+
+/* rules/README.md's worked example: 14 raw differences, 2 after the rules. */
+static void test_shipped_example(void **state)
+{
+    (void)state;
+    struct ruleset *rs = rules_new();
+    char err[256];
+    assert_int_equal(rules_add_path(rs, "rules/default.rules", err, sizeof(err)), 0);
+    assert_int_equal(rules_add_path(rs, "rules/examples/shop.rules", err, sizeof(err)), 0);
+    assert_int_equal(rules_finish(rs, err, sizeof(err)), 0);
+    struct http_response l, r;
+    read_body("rules/examples/order-primary.json", &l);
+    read_body("rules/examples/order-candidate.json", &r);
+    struct rules_view none = {0}, v;
+    rules_view_for_endpoint(rs, "GET /orders/:id", &v);
+    struct norm_response n[4];
+    normalize_response(&none, &l, NULL, &n[0]);
+    normalize_response(&none, &r, NULL, &n[1]);
+    normalize_response(&v, &l, NULL, &n[2]);
+    normalize_response(&v, &r, NULL, &n[3]);
+    struct jsondiff *d = jsondiff_new();
+    assert_int_equal(jsondiff_responses(d, &none, &n[0], &n[1]), 14);
+    assert_int_equal(jsondiff_responses(d, &v, &n[2], &n[3]), 2);
+    assert_string_equal(jsondiff_get(d, 0)->path, "$.order.items[0].qty");
+    assert_string_equal(jsondiff_get(d, 1)->path, "$.order.payment.card");
+    assert_int_equal(jsondiff_get(d, 1)->kind, JSONDIFF_MISSING);
+    assert_true(jsondiff_get(d, 1)->redacted); /* holds $..card.last4 */
+    assert_false(jsondiff_get(d, 0)->redacted);
+    jsondiff_free(d);
+    for (int i = 0; i < 4; i++)
+        normalize_free(&n[i]);
+    http_response_free(&l);
+    http_response_free(&r);
+    rules_free(rs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_diff_table),    cmocka_unit_test(test_patch_round_trip),
-        cmocka_unit_test(test_patch_output),  cmocka_unit_test(test_deep_trees),
-        cmocka_unit_test(test_large_objects), cmocka_unit_test(test_large_unordered),
-        cmocka_unit_test(test_responses),     cmocka_unit_test(test_counters),
+        cmocka_unit_test(test_diff_table),      cmocka_unit_test(test_patch_round_trip),
+        cmocka_unit_test(test_patch_output),    cmocka_unit_test(test_deep_trees),
+        cmocka_unit_test(test_large_objects),   cmocka_unit_test(test_large_unordered),
+        cmocka_unit_test(test_responses),       cmocka_unit_test(test_counters),
+        cmocka_unit_test(test_shipped_example),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -424,6 +424,24 @@ static void test_bom_and_blank_files(void **state)
     rules_free(rs);
 }
 
+/* The files shipped in rules/ must stay valid (tests run from the repository root). */
+static void test_shipped_rules_lint(void **state)
+{
+    (void)state;
+    struct ruleset *rs = rules_new();
+    char err[512] = "";
+    int rc = rules_add_path(rs, "rules", err, sizeof(err));
+    if (rc == 0)
+        rc = rules_add_path(rs, "rules/examples", err, sizeof(err));
+    if (rc == 0)
+        rc = rules_finish(rs, err, sizeof(err));
+    if (rc != 0)
+        fail_msg("%s", err);
+    assert_true(rules_file_count(rs) >= 2);
+    assert_true(rules_rule_count(rs) > 20);
+    rules_free(rs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -438,6 +456,7 @@ int main(void)
         cmocka_unit_test(test_substitution),
         cmocka_unit_test(test_counters),
         cmocka_unit_test(test_bom_and_blank_files),
+        cmocka_unit_test(test_shipped_rules_lint),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
