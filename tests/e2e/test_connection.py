@@ -1,0 +1,91 @@
+"""Client connections: keep-alive, pipelining (answers in order even when the first is
+slow), Expect: 100-continue, Connection: close."""
+import time
+
+from e2elib import RawConn, TrioTest, raw_request
+
+
+class ConnectionTest(TrioTest):
+    def conn(self, d, timeout=10):
+        c = RawConn(d.port, timeout=timeout)
+        self.addCleanup(c.close)
+        return c
+
+    def test_keep_alive_several_requests_on_one_connection(self):
+        p, s, c, d = self.trio()
+        conn = self.conn(d)
+        for i in range(6):
+            conn.send(raw_request("GET", "/ka/%d?i=%d" % (i, i)))
+            resp = conn.read_response()
+            self.assertEqual(resp.status, 200, resp)
+            self.assertEqual(resp.json()["target"], "/ka/%d?i=%d" % (i, i))
+        self.assertFalse(conn.is_closed(0.3), "keep-alive connection closed by diffd")
+        h = self.settle(d)
+        self.assertEqual(h["totals"]["compared"], 6, h)
+
+    def test_pipelined_requests_answered_in_order(self):
+        p, s, c, d = self.trio()
+        conn = self.conn(d)
+        targets = ["/pipe/a", "/pipe/b?x=1", "/pipe/c", "/pipe/d"]
+        conn.send(b"".join(raw_request("GET", t) for t in targets))
+        got = [conn.read_response().json()["target"] for _ in targets]
+        self.assertEqual(got, targets)
+        self.assertEqual(sorted(x["target"] for x in p.requests()), sorted(targets))
+
+    def test_pipelined_answers_in_order_when_first_is_slow(self):
+        p, s, c, d = self.trio()
+        conn = self.conn(d)
+        targets = ["/slow?ms=300&only=primary", "/fast/1", "/fast/2"]
+        t0 = time.monotonic()
+        conn.send(b"".join(raw_request("GET", t) for t in targets))
+        got = [conn.read_response().json()["target"] for _ in targets]
+        self.assertEqual(got, targets)
+        self.assertGreater(time.monotonic() - t0, 0.25)
+
+    def test_pipelined_mixed_methods_with_bodies(self):
+        p, s, c, d = self.trio()
+        conn = self.conn(d)
+        conn.send(raw_request("GET", "/m/1") + raw_request("POST", "/m/2", body=b"two")
+                  + b"PUT /m/3 HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    b"5\r\nthree\r\n0\r\n\r\n"
+                  + raw_request("GET", "/m/4"))
+        got = []
+        for _ in range(4):
+            doc = conn.read_response().json()
+            got.append((doc["method"], doc["target"], doc["body"]))
+        self.assertEqual(got, [("GET", "/m/1", ""), ("POST", "/m/2", "two"),
+                               ("PUT", "/m/3", "three"), ("GET", "/m/4", "")])
+
+    def test_expect_100_continue(self):
+        p, s, c, d = self.trio()
+        conn = self.conn(d, timeout=5)
+        body = b'{"upload": "' + b"z" * 3000 + b'"}'
+        conn.send(b"POST /upload HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: %d\r\nExpect: 100-continue\r\n\r\n" % len(body))
+        interim = conn.read_response()
+        self.assertEqual(interim.status, 100, interim)
+        conn.send(body)
+        final = conn.read_response()
+        self.assertEqual(final.status, 200, final)
+        doc = final.json()
+        self.assertEqual((doc["backend"], doc["method"], doc["body"].encode()), ("primary", "POST", body))
+        # The connection goes on normally.
+        conn.send(raw_request("GET", "/after-expect"))
+        self.assertEqual(conn.read_response().json()["target"], "/after-expect")
+
+    def test_connection_close_is_honoured(self):
+        p, s, c, d = self.trio()
+        conn = self.conn(d)
+        conn.send(raw_request("GET", "/bye", headers=[("Connection", "close")]))
+        resp = conn.read_response()
+        self.assertEqual(resp.status, 200, resp)
+        self.assertTrue(conn.is_closed(), "diffd should close after Connection: close")
+
+    def test_http_1_0_client(self):
+        p, s, c, d = self.trio()
+        conn = self.conn(d)
+        conn.send(b"GET /old?v=10 HTTP/1.0\r\nHost: a\r\n\r\n")
+        resp = conn.read_response()
+        self.assertEqual(resp.status, 200, resp)
+        self.assertEqual(resp.json()["target"], "/old?v=10")
+        self.assertTrue(conn.is_closed(), "HTTP/1.0 without keep-alive: diffd should close")
