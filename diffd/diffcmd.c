@@ -194,7 +194,12 @@ int diff_main(int argc, char **argv)
         } else if (is_flag(a, "--rules")) {
             if (!(v = flag_value(argc, argv, &i, "--rules")))
                 goto out;
-            if (rules_add_path(rs, v, err, sizeof(err)) != 0) {
+            int lrc = rules_add_path(rs, v, err, sizeof(err));
+            if (lrc == -2) {
+                fprintf(stderr, "diffd diff: --rules %s\n", err);
+                goto out;
+            }
+            if (lrc != 0) {
                 for (size_t k = 0; k < rules_error_count(rs); k++)
                     fprintf(stderr, "%s\n", rules_error(rs, k));
                 goto out;

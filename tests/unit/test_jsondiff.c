@@ -11,6 +11,10 @@
 
 #include <cmocka.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "cli.h"
 #include "jsondiff.h"
 #include "normalize.h"
 #include "rules.h"
@@ -528,6 +532,82 @@ static void test_shipped_example(void **state)
     rules_free(rs);
 }
 
+/* Runs a command entry point with its output discarded; returns its exit code. */
+static int run_quiet(int (*fn)(int, char **), int argc, const char **argv)
+{
+    fflush(stdout);
+    fflush(stderr);
+    int out = dup(1), err = dup(2);
+    int devnull = open("/dev/null", O_WRONLY);
+    assert_true(out >= 0 && err >= 0 && devnull >= 0);
+    dup2(devnull, 1);
+    dup2(devnull, 2);
+    int rc = fn(argc, (char **)argv);
+    fflush(stdout);
+    fflush(stderr);
+    dup2(out, 1);
+    dup2(err, 2);
+    close(out);
+    close(err);
+    close(devnull);
+    return rc;
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* diffd diff: 0 same, 1 different, 2 error; whole HTTP responses accepted. */
+static void test_diff_command(void **state)
+{
+    (void)state;
+    const char *a = "/tmp/diffd-diff-a.json", *b = "/tmp/diffd-diff-b.json";
+    const char *ha = "/tmp/diffd-diff-a.http", *hb = "/tmp/diffd-diff-b.http";
+    const char *r = "/tmp/diffd-diff.rules";
+    write_file(a, "{\"id\":1,\"ts\":\"x\"}");
+    write_file(b, "{\"ts\":\"y\",\"id\":2}");
+    write_file(r, "[*]\nignore $.ts\n[GET /u/:id]\nignore $.id\n");
+    write_file(ha, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nDate: a\r\n\r\n{}");
+    write_file(hb, "HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nDate: b\r\n\r\n{}");
+    const char *same[] = {"diff", a, a};
+    assert_int_equal(run_quiet(diff_main, 3, same), 0);
+    const char *differ[] = {"diff", a, b};
+    assert_int_equal(run_quiet(diff_main, 3, differ), 1);
+    const char *ruled[] = {"diff", "--rules", r, a, b}; /* only [*]: $.id still differs */
+    assert_int_equal(run_quiet(diff_main, 5, ruled), 1);
+    const char *patch[] = {"diff", "--format=patch", a, b};
+    assert_int_equal(run_quiet(diff_main, 4, patch), 1);
+    const char *endpoint[] = {"diff", "--rules", r, "--endpoint", "GET /u/:id", a, b};
+    assert_int_equal(run_quiet(diff_main, 7, endpoint), 0);
+    const char *http[] = {"diff", "--rules", "rules/default.rules", ha, hb};
+    assert_int_equal(run_quiet(diff_main, 5, http), 1); /* status differs; date ignored */
+    const char *http_same[] = {"diff", "--rules", "rules/default.rules", ha, ha};
+    assert_int_equal(run_quiet(diff_main, 5, http_same), 0);
+    const char *missing[] = {"diff", a, "/nonexistent.json"};
+    assert_int_equal(run_quiet(diff_main, 3, missing), 2);
+    const char *one[] = {"diff", a};
+    assert_int_equal(run_quiet(diff_main, 2, one), 2);
+    const char *badflag[] = {"diff", "--colour", a, b};
+    assert_int_equal(run_quiet(diff_main, 4, badflag), 2);
+    const char *badformat[] = {"diff", "--format", "xml", a, b};
+    assert_int_equal(run_quiet(diff_main, 5, badformat), 2);
+    const char *badrules[] = {"diff", "--rules", "/nonexistent.rules", a, b};
+    assert_int_equal(run_quiet(diff_main, 5, badrules), 2);
+    const char *novalue[] = {"diff", a, b, "--endpoint"};
+    assert_int_equal(run_quiet(diff_main, 4, novalue), 2);
+    const char *help[] = {"diff", "--help"};
+    assert_int_equal(run_quiet(diff_main, 2, help), 0);
+    unlink(a);
+    unlink(b);
+    unlink(ha);
+    unlink(hb);
+    unlink(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -535,7 +615,7 @@ int main(void)
         cmocka_unit_test(test_patch_output),    cmocka_unit_test(test_deep_trees),
         cmocka_unit_test(test_large_objects),   cmocka_unit_test(test_large_unordered),
         cmocka_unit_test(test_responses),       cmocka_unit_test(test_counters),
-        cmocka_unit_test(test_shipped_example),
+        cmocka_unit_test(test_shipped_example), cmocka_unit_test(test_diff_command),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,6 +13,9 @@
 
 #include <cmocka.h>
 
+#include <fcntl.h>
+
+#include "cli.h"
 #include "route.h"
 #include "rules.h"
 
@@ -424,6 +427,53 @@ static void test_bom_and_blank_files(void **state)
     rules_free(rs);
 }
 
+/* Runs a command entry point with its output discarded; returns its exit code. */
+static int run_quiet(int (*fn)(int, char **), int argc, const char **argv)
+{
+    fflush(stdout);
+    fflush(stderr);
+    int out = dup(1), err = dup(2);
+    int devnull = open("/dev/null", O_WRONLY);
+    assert_true(out >= 0 && err >= 0 && devnull >= 0);
+    dup2(devnull, 1);
+    dup2(devnull, 2);
+    int rc = fn(argc, (char **)argv);
+    fflush(stdout);
+    fflush(stderr);
+    dup2(out, 1);
+    dup2(err, 2);
+    close(out);
+    close(err);
+    close(devnull);
+    return rc;
+}
+
+/* diffd rules lint: 0 clean, 1 errors, 2 unreadable path or bad usage. */
+static void test_lint_command(void **state)
+{
+    (void)state;
+    char bad[] = "/tmp/diffd-lint-XXXXXX";
+    int fd = mkstemp(bad);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "[*]\nignroe $.a\n", 16), 16);
+    close(fd);
+    const char *clean[] = {"rules", "lint", "rules/default.rules"};
+    assert_int_equal(run_quiet(rules_main, 3, clean), 0);
+    const char *errors[] = {"rules", "lint", "rules/default.rules", bad};
+    assert_int_equal(run_quiet(rules_main, 4, errors), 1);
+    const char *missing[] = {"rules", "lint", bad, "/nonexistent/x.rules"};
+    assert_int_equal(run_quiet(rules_main, 4, missing), 2);
+    const char *nopath[] = {"rules", "lint"};
+    assert_int_equal(run_quiet(rules_main, 2, nopath), 2);
+    const char *badsub[] = {"rules", "check", "x"};
+    assert_int_equal(run_quiet(rules_main, 3, badsub), 2);
+    const char *badflag[] = {"rules", "lint", "--strict", "x"};
+    assert_int_equal(run_quiet(rules_main, 4, badflag), 2);
+    const char *help[] = {"rules", "--help"};
+    assert_int_equal(run_quiet(rules_main, 2, help), 0);
+    unlink(bad);
+}
+
 /* The files shipped in rules/ must stay valid (tests run from the repository root). */
 static void test_shipped_rules_lint(void **state)
 {
@@ -457,6 +507,7 @@ int main(void)
         cmocka_unit_test(test_counters),
         cmocka_unit_test(test_bom_and_blank_files),
         cmocka_unit_test(test_shipped_rules_lint),
+        cmocka_unit_test(test_lint_command),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
