@@ -1,12 +1,18 @@
 /* Client connections: a small state machine per connection.
  *
  *   READING  bytes are parsed; a complete request is handed to the proxy and
- *            the connection becomes WAITING (reading stops, so pipelined
- *            requests stay queued in the input buffer, in order).
- *   WAITING  the proxy answers with server_respond(); the answer is queued
- *            for writing and parsing resumes with the next buffered request.
+ *            the connection becomes WAITING.
+ *   WAITING  the proxy answers with server_respond(); the answer is written
+ *            and parsing resumes with the next buffered (pipelined) request.
+ *            Bytes that arrive meanwhile are buffered, not parsed, so answers
+ *            go out in request order.
  *   CLOSING  after an error answer, Connection: close, or drain: the output
  *            is flushed, then the connection is freed.
+ *
+ * The socket is used directly rather than through a bufferevent: its read
+ * event stays registered for the connection's whole life and the write event
+ * is added only when a write would block, so a request costs one recv() and
+ * one send() — no epoll_ctl churn (see README, "Performance").
  *
  * Timers: 10 s for a started request to deliver its headers (408), 60 s of
  * silence in the middle of a body (408), 75 s idle keep-alive (closed
@@ -14,8 +20,7 @@
  * inside server_respond(), so callers up the stack stay valid. */
 #include "server.h"
 
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
+#include <errno.h>
 #include <event2/event.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -33,18 +38,30 @@
 #define HEADER_TIMEOUT_US (10 * 1000000ull)
 #define BODY_IDLE_TIMEOUT_S 60
 #define KEEPALIVE_IDLE_S 75
+#define READ_CHUNK 16384
+/* Pipelined bytes buffered while a request is being answered; past this the
+ * connection stops reading until the answer is out. */
+#define MAX_BUFFERED (1024 * 1024)
 
 enum conn_state { CONN_READING, CONN_WAITING, CONN_CLOSING };
 
 struct conn {
     struct worker *w;
-    struct bufferevent *bev;
+    int fd;
+    struct event *rev, *wev, *timer;
+    bool reading; /* rev is added */
+    struct buf in;
+    size_t in_off; /* bytes of `in` already parsed */
+    struct buf out;
+    size_t out_off; /* bytes of `out` already written */
     struct reqparser rp;
-    struct event *timer;
     enum conn_state state;
     struct trial *trial; /* the trial that will answer the current request */
     bool head;           /* current request is HEAD */
     bool keep_alive;     /* current request allows reuse */
+    bool eof;            /* the client finished sending */
+    bool write_blocked;  /* parsing paused until the output drains */
+    bool in_process;     /* process_input() is running (answers can be synchronous) */
     uint64_t msg_started_us;
     struct conn *prev, *next;
 };
@@ -66,23 +83,81 @@ static void conn_free(struct conn *c)
     if (c->next)
         c->next->prev = c->prev;
     w->n_conns--;
+    event_free(c->rev);
+    event_free(c->wev);
     event_free(c->timer);
-    bufferevent_free(c->bev);
+    close(c->fd);
+    buf_free(&c->in);
+    buf_free(&c->out);
     reqparser_free(&c->rp);
     free(c);
     worker_check_drained(w);
+}
+
+static void set_reading(struct conn *c, bool on)
+{
+    if (on == c->reading)
+        return;
+    if (on)
+        event_add(c->rev, NULL);
+    else
+        event_del(c->rev);
+    c->reading = on;
+}
+
+/* Frees the connection on the next loop turn (from a callback). */
+static void free_soon(struct conn *c)
+{
+    evtimer_del(c->timer);
+    struct timeval zero = {0, 0};
+    evtimer_add(c->timer, &zero);
+}
+
+/* Writes as much pending output as the socket takes. Returns -1 when the
+ * connection is dead (then it was scheduled for freeing). */
+static int flush_out(struct conn *c)
+{
+    while (c->out_off < c->out.len) {
+        ssize_t n = send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off, MSG_NOSIGNAL);
+        if (n > 0) {
+            c->out_off += (size_t)n;
+            continue;
+        }
+        if (n == -1 && errno == EINTR)
+            continue;
+        if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            event_add(c->wev, NULL);
+            return 0;
+        }
+        /* The client is gone: nothing more can be delivered. */
+        c->state = CONN_CLOSING;
+        set_reading(c, false);
+        event_del(c->wev);
+        free_soon(c);
+        return -1;
+    }
+    event_del(c->wev);
+    buf_reset(&c->out);
+    c->out_off = 0;
+    if (c->state == CONN_CLOSING) {
+        free_soon(c);
+    } else if (c->write_blocked) {
+        c->write_blocked = false;
+        process_input(c);
+    }
+    return 0;
 }
 
 /* Stops reading and frees the connection once its output is flushed. */
 static void conn_close_after_write(struct conn *c)
 {
     c->state = CONN_CLOSING;
-    bufferevent_disable(c->bev, EV_READ);
+    set_reading(c, false);
     evtimer_del(c->timer);
-    if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
-        /* Nothing to flush: free on the next loop turn via a zero timer. */
-        struct timeval zero = {0, 0};
-        evtimer_add(c->timer, &zero);
+    if (flush_out(c) == 0 && c->out_off < c->out.len) {
+        /* A client that does not read its answer is not waited for long. */
+        struct timeval linger = {10, 0};
+        evtimer_add(c->timer, &linger);
     }
 }
 
@@ -91,20 +166,25 @@ static bool status_has_body(int status)
     return !(status < 200 || status == 204 || status == 304);
 }
 
+static void put_header(struct buf *b, const char *name, const char *value)
+{
+    buf_puts(b, name);
+    buf_append(b, ": ", 2);
+    buf_puts(b, value);
+    buf_append(b, "\r\n", 2);
+}
+
 static void write_response(struct conn *c, int status, const char *reason, const struct headers *h,
                            const char *body, size_t body_len, bool close)
 {
-    struct evbuffer *out = bufferevent_get_output(c->bev);
-    struct buf b = {0};
-    buf_printf(&b, "HTTP/1.1 %d %s\r\n", status, reason && *reason ? reason : "Unknown");
+    struct buf *b = &c->out;
+    buf_printf(b, "HTTP/1.1 %d %s\r\n", status, reason && *reason ? reason : "Unknown");
     bool has_cl = false;
     if (h) {
         const char *connection = headers_get(h, "Connection");
         for (size_t i = 0; i < h->n; i++) {
             const char *name = h->v[i].name;
-            if (http_is_hop_by_hop(name))
-                continue;
-            if (http_connection_lists(connection, name))
+            if (http_is_hop_by_hop(name) || http_connection_lists(connection, name))
                 continue;
             if (ascii_casecmp(name, "content-length") == 0) {
                 /* HEAD answers carry the backend's length of the body they
@@ -113,20 +193,16 @@ static void write_response(struct conn *c, int status, const char *reason, const
                     continue;
                 has_cl = true;
             }
-            buf_printf(&b, "%s: %s\r\n", name, h->v[i].value);
+            put_header(b, name, h->v[i].value);
         }
     }
-    if (!c->head && status_has_body(status))
-        buf_printf(&b, "Content-Length: %zu\r\n", body_len);
-    else if (c->head && !has_cl && status_has_body(status))
-        buf_printf(&b, "Content-Length: %zu\r\n", body_len);
+    if (status_has_body(status) && !has_cl)
+        buf_printf(b, "Content-Length: %zu\r\n", body_len);
     if (close)
-        buf_puts(&b, "Connection: close\r\n");
-    buf_puts(&b, "\r\n");
-    evbuffer_add(out, b.data, b.len);
-    buf_free(&b);
+        buf_puts(b, "Connection: close\r\n");
+    buf_append(b, "\r\n", 2);
     if (!c->head && status_has_body(status) && body_len)
-        evbuffer_add(out, body, body_len);
+        buf_append(b, body, body_len);
 }
 
 static const char *reason_of(int status)
@@ -162,14 +238,19 @@ static const char *reason_of(int status)
     return "Unknown";
 }
 
+static void error_body(struct buf *body, const char *msg)
+{
+    buf_puts(body, "{\"error\": ");
+    buf_json_string(body, msg, strlen(msg));
+    buf_puts(body, "}\n");
+}
+
 /* An error found while reading: answer and close (the rest of the stream
  * cannot be trusted to be framed correctly). */
 static void reject(struct conn *c, int status, const char *msg)
 {
     struct buf body = {0};
-    buf_puts(&body, "{\"error\": ");
-    buf_json_string(&body, msg, strlen(msg));
-    buf_puts(&body, "}\n");
+    error_body(&body, msg);
     struct headers h = {0};
     headers_add(&h, "Content-Type", 12, "application/json", 16);
     c->head = false;
@@ -191,17 +272,16 @@ void server_respond(struct conn *c, int status, const char *reason, const struct
         conn_close_after_write(c);
         return;
     }
+    if (flush_out(c) == -1)
+        return;
     c->state = CONN_READING;
-    bufferevent_enable(c->bev, EV_READ);
     process_input(c);
 }
 
 void server_respond_error(struct conn *c, int status, const char *msg)
 {
     struct buf body = {0};
-    buf_puts(&body, "{\"error\": ");
-    buf_json_string(&body, msg, strlen(msg));
-    buf_puts(&body, "}\n");
+    error_body(&body, msg);
     struct headers h = {0};
     headers_add(&h, "Content-Type", 12, "application/json", 16);
     server_respond(c, status, reason_of(status), &h, body.data, body.len);
@@ -214,36 +294,66 @@ void server_set_trial(struct conn *c, struct trial *t)
     c->trial = t;
 }
 
+/* Drops parsed bytes from the front of the input buffer. */
+static void compact_input(struct conn *c)
+{
+    if (c->in_off == 0)
+        return;
+    size_t left = c->in.len - c->in_off;
+    memmove(c->in.data, c->in.data + c->in_off, left);
+    c->in.len = left;
+    c->in_off = 0;
+}
+
 /* Parses buffered input until a request is handed over, more bytes are
  * needed, or an error. */
 static void process_input(struct conn *c)
 {
-    struct evbuffer *in = bufferevent_get_input(c->bev);
+    /* An answer given synchronously from inside proxy_handle() (202 for
+     * --respond none) lands here again: the loop below is already running
+     * and picks the next request up, so pipelines never recurse. */
+    if (c->in_process)
+        return;
+    c->in_process = true;
     while (c->state == CONN_READING) {
-        struct evbuffer_iovec v;
-        enum reqparser_result res = RP_NEED_MORE;
-        size_t used = 0;
-        if (evbuffer_peek(in, -1, NULL, &v, 1) < 1 || v.iov_len == 0) {
-            /* Nothing buffered; still give a paused parser its resume. */
-            used = reqparser_feed(&c->rp, "", 0, &res);
-            if (res != RP_ERROR)
-                break;
-        } else {
-            used = reqparser_feed(&c->rp, v.iov_base, v.iov_len, &res);
-            evbuffer_drain(in, used);
+        if (c->out.len - c->out_off > MAX_BUFFERED) {
+            /* A client that pipelines without reading: stop until the
+             * answers it owes us room for are taken. */
+            c->write_blocked = true;
+            set_reading(c, false);
+            evtimer_del(c->timer);
+            c->in_process = false;
+            return;
         }
+        enum reqparser_result res = RP_NEED_MORE;
+        size_t avail = c->in.len - c->in_off;
+        /* An empty feed still gives a paused parser its resume. */
+        size_t used = reqparser_feed(&c->rp, avail ? c->in.data + c->in_off : "", avail, &res);
+        c->in_off += used;
         if (c->rp.in_message && c->msg_started_us == 0)
             c->msg_started_us = now_us();
         if (res == RP_ERROR) {
+            c->in_process = false;
             reject(c, c->rp.error_status, c->rp.error_msg);
             return;
         }
         if (res == RP_NEED_MORE) {
-            if (c->rp.expect_continue && evbuffer_get_length(in) == 0) {
+            if (c->rp.expect_continue) {
                 c->rp.expect_continue = false;
-                evbuffer_add(bufferevent_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n", 25);
+                buf_append(&c->out, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+                if (flush_out(c) == -1) {
+                    c->in_process = false;
+                    return;
+                }
             }
-            continue;
+            if (c->eof) {
+                /* The client sent all it will: answer what was complete,
+                 * then close; a partial request gets nothing more. */
+                c->in_process = false;
+                conn_close_after_write(c);
+                return;
+            }
+            break;
         }
         /* A complete request. */
         struct http_request req;
@@ -252,8 +362,12 @@ static void process_input(struct conn *c)
         c->keep_alive = c->rp.keep_alive;
         c->head = strcmp(req.method, "HEAD") == 0;
         c->state = CONN_WAITING;
-        bufferevent_disable(c->bev, EV_READ);
         proxy_handle(c->w, c, &req);
+    }
+    c->in_process = false;
+    if (c->state == CONN_READING) {
+        compact_input(c);
+        set_reading(c, !c->eof);
     }
     arm_timer(c);
 }
@@ -284,8 +398,7 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
     struct conn *c = arg;
     if (c->state == CONN_CLOSING) {
-        if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
-            conn_free(c);
+        conn_free(c);
         return;
     }
     if (c->state == CONN_READING && c->rp.in_message) {
@@ -297,40 +410,46 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
     conn_free(c);
 }
 
-static void read_cb(struct bufferevent *bev, void *arg)
+static void read_cb(evutil_socket_t fd, short what, void *arg)
 {
-    (void)bev;
-    process_input(arg);
-}
-
-static void write_cb(struct bufferevent *bev, void *arg)
-{
-    (void)bev;
+    (void)what;
     struct conn *c = arg;
     if (c->state == CONN_CLOSING)
-        conn_free(c);
-}
-
-static void event_cb(struct bufferevent *bev, short what, void *arg)
-{
-    (void)bev;
-    struct conn *c = arg;
-    if (what & BEV_EVENT_ERROR) {
+        return;
+    compact_input(c);
+    buf_reserve(&c->in, READ_CHUNK);
+    ssize_t n = recv(fd, c->in.data + c->in.len, c->in.cap - c->in.len - 1, 0);
+    if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return;
+    if (n == -1) {
         /* Reset: a request already handed to the proxy still completes as a
          * trial; its answer has nowhere to go. */
         conn_free(c);
-    } else if (what & BEV_EVENT_EOF) {
-        /* The client finished sending (maybe only half-closed): flush what
-         * is owed to it, then close. */
-        if (c->state == CONN_WAITING) {
-            c->keep_alive = false; /* answer, then close */
-            return;
-        }
-        if (evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
-            conn_close_after_write(c);
-        else
-            conn_free(c);
+        return;
     }
+    if (n == 0) {
+        /* Answer every complete request already received, then close. */
+        c->eof = true;
+        set_reading(c, false);
+        if (c->state == CONN_READING)
+            process_input(c);
+        return;
+    }
+    c->in.len += (size_t)n;
+    if (c->state == CONN_WAITING) {
+        /* Pipelined bytes wait their turn; stop reading if they pile up. */
+        if (c->in.len - c->in_off > MAX_BUFFERED)
+            set_reading(c, false);
+        return;
+    }
+    process_input(c);
+}
+
+static void write_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    flush_out(arg);
 }
 
 void server_accept(struct worker *w, int fd)
@@ -339,12 +458,9 @@ void server_accept(struct worker *w, int fd)
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     struct conn *c = xcalloc(1, sizeof(*c));
     c->w = w;
-    c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
-    if (!c->bev) {
-        close(fd);
-        free(c);
-        return;
-    }
+    c->fd = fd;
+    c->rev = event_new(w->base, fd, EV_READ | EV_PERSIST, read_cb, c);
+    c->wev = event_new(w->base, fd, EV_WRITE | EV_PERSIST, write_cb, c);
     c->timer = evtimer_new(w->base, timer_cb, c);
     reqparser_init(&c->rp, w->cfg->max_body);
     c->state = CONN_READING;
@@ -353,23 +469,19 @@ void server_accept(struct worker *w, int fd)
         w->conns->prev = c;
     w->conns = c;
     w->n_conns++;
-    bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
-    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    set_reading(c, true);
     arm_timer(c);
 }
 
 void server_close_idle(struct worker *w)
 {
-    struct conn *c = w->conns;
-    while (c) {
-        struct conn *next = c->next;
-        if (c->state == CONN_READING) {
-            if (c->rp.in_message)
-                reject(c, 503, "server shutting down");
-            else
-                conn_close_after_write(c);
-        }
-        c = next;
+    for (struct conn *c = w->conns; c; c = c->next) {
+        if (c->state != CONN_READING)
+            continue;
+        if (c->rp.in_message)
+            reject(c, 503, "server shutting down");
+        else
+            conn_close_after_write(c);
     }
 }
 
