@@ -826,6 +826,8 @@ static const char *intern_file(struct ruleset *rs, const char *name)
 int rules_add_text(struct ruleset *rs, const char *name, const char *text, size_t len, char *err,
                    size_t errlen)
 {
+    if (rs->finished)
+        return errf(err, errlen, "%s: rules added after rules_finish()", name);
     struct lineparse lp = {.rs = rs, .file = intern_file(rs, name), .errors_before = rs->nerrors};
     bool outside_reported = false;
     size_t pos = 0;

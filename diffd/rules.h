@@ -97,7 +97,8 @@ void rules_free(struct ruleset *rs);
  * lexical order. Syntax errors are all recorded (see rules_error()). Returns 0
  * when clean, -1 when any syntax error was found, -2 when the path (or a file
  * in the directory) could not be read; err receives the first message
- * ("file:line:column: message", or "path: reason"). Borrows path. */
+ * ("file:line:column: message", or "path: reason"). Borrows path. Both
+ * fail once the ruleset is sealed by rules_finish(). */
 int rules_add_path(struct ruleset *rs, const char *path, char *err, size_t errlen);
 /* Adds rules from memory; name is used in messages and the report. Returns 0
  * or -1 as above. Borrows both. */
