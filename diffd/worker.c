@@ -59,8 +59,12 @@ struct worker_collect {
     int refs;      /* the requester + each worker not yet done */
     int remaining; /* workers not yet done */
     enum { COLLECT_MERGE, COLLECT_RESET } op;
-    struct stats *acc;
-    struct sample_store *samples;
+    bool want_samples;
+    /* One part per worker, merged by the requester in worker order so the
+     * result (sample ids kept under the caps) does not depend on timing. */
+    struct stats **parts;
+    struct sample_store *part_samples;
+    int nparts;
 };
 
 static void collect_unref(struct worker_collect *c)
@@ -68,11 +72,17 @@ static void collect_unref(struct worker_collect *c)
     pthread_mutex_lock(&c->mu);
     bool last = --c->refs == 0;
     pthread_mutex_unlock(&c->mu);
-    if (last) {
-        pthread_mutex_destroy(&c->mu);
-        pthread_cond_destroy(&c->cv);
-        free(c);
+    if (!last)
+        return;
+    for (int i = 0; i < c->nparts; i++) {
+        stats_free(c->parts[i]);
+        samples_clear(&c->part_samples[i]);
     }
+    free(c->parts);
+    free(c->part_samples);
+    pthread_mutex_destroy(&c->mu);
+    pthread_cond_destroy(&c->cv);
+    free(c);
 }
 
 static void start_drain(struct worker *w)
@@ -102,12 +112,14 @@ static void ctl_cb(evutil_socket_t fd, short what, void *arg)
             start_drain(w);
             continue;
         }
-        pthread_mutex_lock(&c->mu);
         if (c->op == COLLECT_MERGE) {
-            stats_merge(c->acc, w->shard);
-            if (c->samples)
-                samples_copy_into(c->samples, &w->samples);
-        } else {
+            /* parts[idx] is this worker's alone: no lock needed to fill it. */
+            stats_merge(c->parts[w->idx], w->shard);
+            if (c->want_samples)
+                samples_copy_into(&c->part_samples[w->idx], &w->samples);
+        }
+        pthread_mutex_lock(&c->mu);
+        if (c->op == COLLECT_RESET) {
             stats_reset(w->shard);
             samples_clear(&w->samples);
         }
@@ -119,11 +131,11 @@ static void ctl_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /* Posts c to every worker and waits up to timeout_ms for all of them. */
+/* c must hold one reference for the caller (refs == 1) with its mutex and
+ * condition initialized; the caller's reference is left for it to drop. */
 static int collect_run(struct worker *ws, int n, struct worker_collect *c, long timeout_ms)
 {
-    pthread_mutex_init(&c->mu, NULL);
-    pthread_cond_init(&c->cv, NULL);
-    c->refs = n + 1;
+    c->refs += n + 1; /* each worker, and this function's own */
     c->remaining = n;
     for (int i = 0; i < n; i++)
         if (write(ws[i].ctl[1], &c, sizeof(c)) != (ssize_t)sizeof(c)) {
@@ -155,16 +167,37 @@ int worker_collect(struct worker *ws, int n, struct stats *acc, struct sample_st
 {
     struct worker_collect *c = xcalloc(1, sizeof(*c));
     c->op = COLLECT_MERGE;
-    c->acc = acc;
-    c->samples = samples;
-    return collect_run(ws, n, c, timeout_ms);
+    c->want_samples = samples != NULL;
+    c->nparts = n;
+    c->parts = xcalloc((size_t)n, sizeof(*c->parts));
+    c->part_samples = xcalloc((size_t)n, sizeof(*c->part_samples));
+    for (int i = 0; i < n; i++)
+        c->parts[i] = stats_new(acc->max_endpoints, acc->samples_per_field);
+    /* Keep c alive past collect_run() to read the parts. */
+    c->refs = 1;
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->cv, NULL);
+    int rc = collect_run(ws, n, c, timeout_ms);
+    if (rc == 0)
+        for (int i = 0; i < n; i++) {
+            stats_merge(acc, c->parts[i]);
+            if (samples)
+                samples_copy_into(samples, &c->part_samples[i]);
+        }
+    collect_unref(c);
+    return rc;
 }
 
 int worker_reset_all(struct worker *ws, int n, long timeout_ms)
 {
     struct worker_collect *c = xcalloc(1, sizeof(*c));
     c->op = COLLECT_RESET;
-    return collect_run(ws, n, c, timeout_ms);
+    c->refs = 1;
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->cv, NULL);
+    int rc = collect_run(ws, n, c, timeout_ms);
+    collect_unref(c);
+    return rc;
 }
 
 int worker_init(struct worker *w, int idx, struct serve_ctx *ctx, int listen_fd, char *err,
