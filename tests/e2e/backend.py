@@ -44,6 +44,7 @@ The echo body is JSON: {"backend", "method", "path", "target", "query", "headers
 import argparse
 import base64
 import gzip
+import http.client
 import http.server
 import json
 import socket
@@ -244,6 +245,8 @@ def main():
     if args.fail and not (args.fail in ("reset", "hang") or args.fail.startswith("status:")):
         ap.error("--fail must be status:N, reset or hang")
 
+    # Tests send requests with hundreds of headers (diffd's limit is 64 KiB in all).
+    http.client._MAXHEADERS = 2000
     srv = Server(("127.0.0.1", args.port), Handler)
     srv.name = args.name
     srv.delay_ms = args.delay_ms

@@ -1,9 +1,10 @@
 """`diffd serve` command line: --help, usage errors, the listening line."""
+import os
 import re
 import socket
 import subprocess
 
-from e2elib import E2ETest
+from e2elib import DIFFD_BIN, LISTEN_RE, E2ETest, Proc, request
 
 # option -> regex the default must match somewhere on the option's help text
 OPTIONS = {
@@ -141,3 +142,20 @@ class CliTest(E2ETest):
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r.json()["backend"], "primary")
         c.wait_requests(1)
+
+    def test_listen_with_port_only(self):
+        p = self.start_backend("primary")
+        c = self.start_backend("candidate")
+        args = ["--primary", p.url, "--candidate", c.url, "--listen", "0", "--admin", "0",
+                "--threads", "1"]
+        proc = self.start_raw_diffd(args)
+        m = proc.wait_for(LISTEN_RE, 10, "listening line")
+        port = int(m.group("pport"))
+        self.assertNotEqual(port, 0)
+        self.assertEqual(request(port, "GET", "/port-only").status, 200)
+
+    def start_raw_diffd(self, args):
+        proc = Proc([DIFFD_BIN, "serve"] + args, os.path.join(self.tmp, "raw-diffd.log"))
+        # SIGTERM only this pid, then make sure it is gone.
+        self.addCleanup(lambda: (proc.terminate(10), proc.kill()))
+        return proc

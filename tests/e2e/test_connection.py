@@ -89,3 +89,37 @@ class ConnectionTest(TrioTest):
         self.assertEqual(resp.status, 200, resp)
         self.assertEqual(resp.json()["target"], "/old?v=10")
         self.assertTrue(conn.is_closed(), "HTTP/1.0 without keep-alive: diffd should close")
+
+    def test_expect_100_continue_body_sent_without_waiting(self):
+        # Many clients (curl after its 1 s wait, most libraries) send the body anyway.
+        p, s, c, d = self.trio()
+        conn = self.conn(d, timeout=5)
+        conn.send(b"PUT /eager HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\nhello")
+        resp = conn.read_response()
+        if resp.status == 100:
+            resp = conn.read_response()
+        self.assertEqual(resp.status, 200, resp)
+        self.assertEqual(resp.json()["body"], "hello")
+        conn.send(raw_request("GET", "/after-eager"))
+        self.assertEqual(conn.read_response().json()["target"], "/after-eager")
+
+    def test_expect_100_continue_with_body_over_max_body(self):
+        # The final answer comes at once, no 100 Continue: the body is not wanted.
+        p, s, c, d = self.trio("--max-body", "1000")
+        conn = self.conn(d, timeout=5)
+        conn.send(b"POST /too-big HTTP/1.1\r\nHost: a\r\nContent-Length: 5000\r\nExpect: 100-continue\r\n\r\n")
+        resp = conn.read_response()
+        self.assertJsonError(resp, 413)
+        self.assertEqual(p.requests(), [])
+
+    def test_pipelined_with_respond_none(self):
+        p, s, c, d = self.trio("--respond", "none")
+        conn = self.conn(d)
+        targets = ["/n/1", "/n/2?x=y", "/n/3"]
+        conn.send(b"".join(raw_request("GET", t) for t in targets))
+        for _ in targets:
+            self.assertEqual(conn.read_response().status, 202)
+        h = self.settle(d)
+        self.assertEqual(h["totals"]["compared"], 3, h)
+        for b in (p, s, c):
+            self.assertEqual(sorted(x["target"] for x in b.requests()), sorted(targets), b.name)

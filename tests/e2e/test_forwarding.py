@@ -1,8 +1,9 @@
 """What each leg receives: method, target, body, headers, role/trial headers,
 hop-by-hop removal, Host, path prefix, X-Original-URI."""
 import base64
+import concurrent.futures
 
-from e2elib import RawConn, TrioTest, hdr, hdrs, raw_request, role_of
+from e2elib import RawConn, TrioTest, hdr, hdrs, raw_request, request, role_of
 
 HOP_BY_HOP = ("keep-alive", "proxy-connection", "te", "trailer", "upgrade", "x-drop-me")
 
@@ -194,8 +195,6 @@ class ForwardingTest(TrioTest):
             self.assertEqual(rec["body"], '{"q":"shoes"}', b.name)
 
     def test_trial_ids_unique_across_workers_under_concurrency(self):
-        import concurrent.futures
-        from e2elib import request
         p, s, c, d = self.trio(threads=2)
         n = 40
         with concurrent.futures.ThreadPoolExecutor(8) as ex:
@@ -207,3 +206,33 @@ class ForwardingTest(TrioTest):
         for tid, recs in trials.items():
             self.assertEqual(sorted(role_of(r) for r in recs), ["candidate", "primary", "secondary"], tid)
             self.assertEqual(len({r["target"] for r in recs}), 1, tid)
+
+    def test_client_supplied_diffd_headers_are_replaced(self):
+        # Traffic recorded behind another diffd (or a hostile client) may carry them.
+        p, s, c, d = self.trio()
+        r = d.request("GET", "/forged", headers={"X-Diffd-Role": "candidate", "X-Diffd-Trial": "t-forged"})
+        self.assertEqual(r.status, 200, r)
+        for b in (p, s, c):
+            [rec] = b.wait_requests(1)
+            h = hdrs(rec)
+            self.assertEqual(h.get("x-diffd-role"), [b.name], rec["headers"])
+            self.assertEqual(len(h.get("x-diffd-trial", [])), 1, rec["headers"])
+            self.assertNotEqual(h["x-diffd-trial"][0], "t-forged")
+
+    def test_many_headers_and_non_ascii_bytes_forwarded_exactly(self):
+        p, s, c, d = self.trio()
+        target = "/caf\u00e9/\u65e5\u672c?q=\u00fc&x=%C3%A9".encode("utf-8")
+        many = [("X-H%03d" % i, "v%d" % i) for i in range(300)]
+        conn = RawConn(d.port)
+        self.addCleanup(conn.close)
+        conn.send(b"GET " + target + b" HTTP/1.1\r\nHost: a\r\nX-Name: Jos\xc3\xa9\r\n"
+                  + b"".join(b"%s: %s\r\n" % (k.encode(), v.encode()) for k, v in many) + b"\r\n")
+        resp = conn.read_response()
+        self.assertEqual(resp.status, 200, resp)
+        for b in (p, s, c):
+            [rec] = b.wait_requests(1)
+            # The backend decodes the request head as latin-1: compare the raw bytes.
+            self.assertEqual(rec["target"].encode("latin-1"), target, b.name)
+            self.assertEqual(hdr(rec, "X-Name").encode("latin-1"), b"Jos\xc3\xa9")
+            got = [(k, v) for k, v in rec["headers"] if k.startswith("X-H")]
+            self.assertEqual(got, many)

@@ -3,7 +3,7 @@ import signal
 import socket
 import time
 
-from e2elib import TrioTest, wait_until
+from e2elib import RawConn, TrioTest, raw_request, wait_until
 
 
 class ShutdownTest(TrioTest):
@@ -38,3 +38,32 @@ class ShutdownTest(TrioTest):
         self.settle(d)
         d.signal(signal.SIGINT)
         self.assertEqual(d.wait_exit(5), 0, d.output()[-2000:])
+
+    def test_sigterm_bounded_by_timeout_with_hanging_leg(self):
+        p, s, c, d = self.trio("--timeout", "1500", candidate=["--fail", "hang"])
+        self.assertEqual(d.request("GET", "/stuck").status, 200)
+        c.wait_requests(1)
+        t0 = time.monotonic()
+        d.signal(signal.SIGTERM)
+        self.assertEqual(d.wait_exit(10), 0, d.output()[-2000:])
+        self.assertLess(time.monotonic() - t0, 6, "shutdown should wait at most about --timeout")
+        lines = d.access_lines()
+        self.assertEqual(len(lines), 1, lines)
+        self.assertEqual(lines[0]["legs"]["candidate"]["status"], 0)
+        self.assertTrue(lines[0]["legs"]["candidate"]["error"])
+
+    def test_sigterm_not_held_by_idle_or_partial_client_connections(self):
+        # nginx keeps idle upstream keep-alive connections open to diffd at all times.
+        p, s, c, d = self.trio()
+        idle = RawConn(d.port)
+        self.addCleanup(idle.close)
+        idle.send(raw_request("GET", "/then-idle"))
+        self.assertEqual(idle.read_response().status, 200)
+        partial = RawConn(d.port)
+        self.addCleanup(partial.close)
+        partial.send(b"GET /never-finished HTTP/1.1\r\nHost: a\r\n")
+        self.settle(d)
+        t0 = time.monotonic()
+        d.signal(signal.SIGTERM)
+        self.assertEqual(d.wait_exit(10), 0, d.output()[-2000:])
+        self.assertLess(time.monotonic() - t0, 5, "idle connections held up the shutdown")
