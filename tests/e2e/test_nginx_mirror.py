@@ -4,6 +4,8 @@ import os
 import re
 import shutil
 import socket
+import subprocess
+import sys
 import time
 import unittest
 
@@ -64,6 +66,14 @@ class NginxMirrorTest(TrioTest):
         self.nginx_dir = ngx
         return port
 
+    def tearDown(self):
+        super().tearDown()
+        outcome = getattr(self, "_outcome", None)
+        ngx = getattr(self, "nginx_dir", None)
+        if ngx and outcome is not None and not getattr(outcome, "success", True):
+            sys.stderr.write("---- nginx error.log ----\n%s\n"
+                             % self._read(os.path.join(ngx, "error.log"))[-3000:])
+
     def _read(self, path):
         try:
             with open(path, errors="replace") as f:
@@ -119,3 +129,22 @@ class NginxMirrorTest(TrioTest):
             self.assertEqual(r.json()["backend"], "primary")
             self.assertLess(time.monotonic() - t0, 2.0)
         self.assertEqual(len(p.requests()), 3)
+
+    @unittest.skipUnless(shutil.which("wrk"), "wrk not installed")
+    def test_mirror_under_load_every_request_arrives_once(self):
+        p, s, c, d = self.trio("--respond", "none")
+        port = self.start_nginx(p.port, d.port)
+        out = subprocess.run(["wrk", "-t2", "-c8", "-d2s", "--timeout", "5s",
+                              "http://127.0.0.1:%d/load?item=3" % port],
+                             capture_output=True, timeout=30, text=True).stdout
+        m = re.search(r"(\d+) requests in", out)
+        self.assertIsNotNone(m, out)
+        n = int(m.group(1))
+        self.assertGreater(n, 50, out)
+        self.assertNotIn("Non-2xx", out)
+        self.assertNotIn("Socket errors", out)
+        h = wait_until(lambda: (lambda h: h if h["totals"]["received"] >= n and h["inflight"] == 0
+                                else None)(d.healthz()), 20, what="all mirrored requests at diffd")
+        self.assertLessEqual(h["totals"]["received"], n + 8, (out, h))
+        self.assertEqual(h["legs"]["candidate"]["error"], 0, h)
+        self.assertEqual(h["legs"]["candidate"]["2xx"], h["totals"]["received"], h)

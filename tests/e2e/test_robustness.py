@@ -131,3 +131,20 @@ class RobustnessTest(TrioTest):
         resp = conn.read_response()
         self.assertJsonError(resp, 400)
         self.assertEqual(d.healthz()["legs"]["primary"]["error"], 0, "client error blamed on the primary")
+
+    def test_no_request_reaches_an_unconfigured_host(self):
+        # Neither the request target nor X-Original-URI may steer a leg elsewhere.
+        p, s, c, d = self.trio()
+        other = self.start_backend("other")
+        hostile = ["@127.0.0.1:%d/steal" % other.port, "http://127.0.0.1:%d/abs" % other.port,
+                   "x@127.0.0.1:%d/" % other.port, ".127.0.0.1:%d/" % other.port]
+        for value in hostile:
+            r = d.request("GET", "/mirrored", headers={"X-Original-URI": value})
+            self.assertIn(r.status // 100, (2, 4), "%s: %r" % (value, r))
+        conn = RawConn(d.port)
+        self.addCleanup(conn.close)
+        conn.send(b"GET http://127.0.0.1:%d/abs HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n"
+                  % (other.port, other.port))
+        conn.read_response()
+        self.settle(d)
+        self.assertEqual(other.requests(), [])

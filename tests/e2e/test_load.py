@@ -1,0 +1,33 @@
+"""A short wrk run through diffd: no errors, and every answered request counted."""
+import re
+import shutil
+import subprocess
+import unittest
+
+from e2elib import TrioTest
+
+WRK = shutil.which("wrk")
+
+
+@unittest.skipUnless(WRK, "wrk not installed")
+class LoadTest(TrioTest):
+    def test_wrk_through_diffd(self):
+        p, s, c, d = self.trio(threads=2)
+        out = subprocess.run([WRK, "-t2", "-c16", "-d2s", "--timeout", "5s",
+                              "http://127.0.0.1:%d/load/items?id=7" % d.port],
+                             capture_output=True, timeout=30, text=True).stdout
+        m = re.search(r"(\d+) requests in", out)
+        self.assertIsNotNone(m, out)
+        n = int(m.group(1))
+        self.assertGreater(n, 50, out)
+        self.assertNotIn("Non-2xx", out)
+        self.assertNotIn("Socket errors", out)
+        h = self.settle(d, timeout=20)
+        t = h["totals"]
+        # wrk does not count requests still in flight when it stops.
+        self.assertGreaterEqual(t["received"], n, (out, h))
+        self.assertLessEqual(t["received"], n + 16, (out, h))
+        self.assertEqual(t["compared"], t["received"], h)
+        for leg in ("primary", "secondary", "candidate"):
+            self.assertEqual(h["legs"][leg]["error"], 0, h)
+            self.assertEqual(h["legs"][leg]["2xx"], t["received"], h)
