@@ -40,7 +40,9 @@ LDFLAGS += $(SANFLAGS)
 
 SRCS := $(sort $(wildcard diffd/*.c))
 REPORT_SRCS := $(sort $(wildcard reports/*.c))
-LIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out diffd/main.c,$(SRCS)) $(REPORT_SRCS))
+LIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out diffd/main.c,$(SRCS)) $(REPORT_SRCS)) \
+	$(BUILD)/obj/gen/assets.o
+WEB_FILES := $(shell find web -type f ! -name '.*' 2>/dev/null)
 LLHTTP_OBJS := $(BUILD)/obj/llhttp/api.o $(BUILD)/obj/llhttp/http.o $(BUILD)/obj/llhttp/llhttp.o
 LIB := $(BUILD)/libdiffd.a
 
@@ -56,6 +58,15 @@ FUZZ_SECONDS ?= 60
 all: $(BUILD)/diffd
 
 $(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+# The dashboard, embedded: web/* -> build/gen/assets.c (a table of byte arrays).
+$(BUILD)/gen/assets.c: tools/embed_assets.py $(WEB_FILES)
+	@mkdir -p $(dir $@)
+	$(PYTHON) tools/embed_assets.py web $@
+
+$(BUILD)/obj/gen/assets.o: $(BUILD)/gen/assets.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
@@ -78,7 +89,7 @@ install: $(BUILD)/diffd
 # install fails (stale lists on an old image).
 DEB_PKGS := build-essential pkg-config libevent-dev node-llhttp libcjson-dev \
 	libcurl4-openssl-dev libpcre2-dev zlib1g-dev libcmocka-dev clang \
-	libclang-rt-14-dev clang-format nginx wrk python3 curl openssl valgrind
+	libclang-rt-14-dev clang-format nginx wrk python3 curl openssl valgrind prometheus
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; \
@@ -105,12 +116,12 @@ $(BUILD)/tests/fuzz/%_replay: tests/fuzz/%.c tests/fuzz/replay_main.c $(LIB)
 	$(CC) $(ALL_CFLAGS) -o $@ $< tests/fuzz/replay_main.c $(LIB) $(LDFLAGS) $(LDLIBS)
 
 # libFuzzer builds (clang), always with ASan/UBSan.
-build/fuzz/%: tests/fuzz/%.c $(SRCS) $(REPORT_SRCS)
+build/fuzz/%: tests/fuzz/%.c $(SRCS) $(REPORT_SRCS) $(BUILD)/gen/assets.c
 	@mkdir -p $(dir $@)
 	clang -std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer,address,undefined -I diffd \
 		-I $(LLHTTP_INC) $(PKG_CFLAGS) -o $@ $< $(filter-out diffd/main.c,$(SRCS)) \
-		$(REPORT_SRCS) $(LLHTTP_SRC)/api.c $(LLHTTP_SRC)/http.c $(LLHTTP_SRC)/llhttp.c \
-		$(LDLIBS)
+		$(REPORT_SRCS) $(BUILD)/gen/assets.c $(LLHTTP_SRC)/api.c $(LLHTTP_SRC)/http.c \
+		$(LLHTTP_SRC)/llhttp.c $(LDLIBS)
 
 unit-test: $(UNIT_BINS)
 	@sh tests/run_unit.sh $(UNIT_BINS)

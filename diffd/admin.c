@@ -15,6 +15,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "api.h"
+#include "assets.h"
+#include "liverules.h"
 #include "reportgen.h"
 #include "state.h"
 #include "stats.h"
@@ -36,29 +39,39 @@ struct admin {
     char last_snapshot_error[256];
 };
 
-static void send_json(struct evhttp_request *req, int code, const char *reason, struct buf *b)
+static void common_headers(struct evkeyvalq *h)
+{
+    evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+    evhttp_add_header(h, "Referrer-Policy", "no-referrer");
+}
+
+static void send_body(struct evhttp_request *req, int code, const char *type, const char *data,
+                      size_t len)
 {
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-    evhttp_add_header(h, "Content-Type", "application/json");
+    evhttp_add_header(h, "Content-Type", type);
     evhttp_add_header(h, "Cache-Control", "no-store");
+    common_headers(h);
     struct evbuffer *out = evbuffer_new();
-    evbuffer_add(out, b->data ? b->data : "", b->len);
-    evhttp_send_reply(req, code, reason, out);
+    evbuffer_add(out, data ? data : "", len);
+    evhttp_send_reply(req, code, NULL, out);
     evbuffer_free(out);
 }
 
-static void send_error(struct evhttp_request *req, int code, const char *reason, const char *msg)
+static void send_error(struct evhttp_request *req, int code, const char *msg)
 {
     struct buf b = {0};
     buf_puts(&b, "{\"error\": ");
     buf_json_string(&b, msg, strlen(msg));
     buf_puts(&b, "}\n");
-    send_json(req, code, reason, &b);
+    send_body(req, code, "application/json", b.data, b.len);
     buf_free(&b);
 }
 
 static const char *const sc_names[SC_COUNT] = {"1xx", "2xx", "3xx", "4xx", "5xx", "error"};
 
+/* Liveness plus the request counters, read from the workers' atomics (no
+ * round trip through the workers' loops). */
 static void healthz(struct admin *a, struct evhttp_request *req)
 {
     uint64_t received = 0, sampled = 0, compared = 0, se = 0, ov = 0, ru = 0;
@@ -93,39 +106,84 @@ static void healthz(struct admin *a, struct evhttp_request *req)
         buf_puts(&b, "}");
     }
     buf_puts(&b, "}}\n");
-    send_json(req, 200, "OK", &b);
+    send_body(req, 200, "application/json", b.data, b.len);
     buf_free(&b);
 }
 
-/* Everything measured so far: the restored base plus every worker's shard.
- * Caller frees with stats_free(). NULL when a worker did not answer. */
-static struct stats *merged_stats(struct admin *a, struct sample_store *samples)
+/* Constant-time comparison of the Authorization header with the token: the
+ * time taken does not depend on how many leading bytes match. */
+static bool authorized(const struct admin *a, struct evhttp_request *req)
 {
-    const struct config *cfg = a->ctx->cfg;
-    struct stats *acc = stats_new((size_t)cfg->max_endpoints, (size_t)cfg->samples_per_field);
-    if (a->ctx->base)
-        stats_merge(acc, a->ctx->base);
-    if (samples)
-        samples_copy_into(samples, &a->ctx->base_samples);
-    if (worker_collect(a->workers, a->n_workers, acc, samples, 5000) == -1) {
-        stats_free(acc);
-        return NULL;
-    }
-    return acc;
+    const char *token = a->ctx->cfg->admin_token;
+    if (!token)
+        return true;
+    const char *auth = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+    if (!auth || ascii_ncasecmp(auth, "Bearer ", 7) != 0)
+        return false;
+    const char *given = auth + 7;
+    size_t glen = strlen(given), tlen = strlen(token);
+    unsigned diff = (unsigned)(glen ^ tlen);
+    for (size_t i = 0; i < glen; i++)
+        diff |= (unsigned char)given[i] ^ (unsigned char)token[i % tlen];
+    return diff == 0;
 }
 
-static void report(struct admin *a, struct evhttp_request *req)
+static void serve_asset(struct evhttp_request *req, const char *path)
 {
-    struct stats *s = merged_stats(a, NULL);
-    if (!s) {
-        send_error(req, 503, "Service Unavailable", "a worker did not answer in time");
+    if (strcmp(path, "/") == 0)
+        path = "/index.html";
+    for (size_t i = 0; i < n_assets; i++) {
+        const struct asset *as = &assets[i];
+        if (strcmp(as->path, path) != 0)
+            continue;
+        struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+        common_headers(h);
+        evhttp_add_header(h, "ETag", as->etag);
+        /* Revalidate every time (cheap: 304 on a matching ETag), so a new
+         * diffd binary never runs with an old dashboard script. */
+        evhttp_add_header(h, "Cache-Control", "no-cache");
+        evhttp_add_header(h, "X-Frame-Options", "DENY");
+        evhttp_add_header(h, "Content-Security-Policy",
+                          "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+                          "script-src 'self'; connect-src 'self'; frame-ancestors 'none'");
+        const char *inm =
+            evhttp_find_header(evhttp_request_get_input_headers(req), "If-None-Match");
+        if (inm && strcmp(inm, as->etag) == 0) {
+            evhttp_send_reply(req, 304, "Not Modified", NULL);
+            return;
+        }
+        evhttp_add_header(h, "Content-Type", as->mime);
+        struct evbuffer *out = evbuffer_new();
+        evbuffer_add_reference(out, as->data, as->len, NULL, NULL);
+        evhttp_send_reply(req, 200, "OK", out);
+        evbuffer_free(out);
         return;
     }
-    struct buf b = {0};
-    reportgen_write(&b, s, a->ctx->cfg, a->ctx->rules);
-    send_json(req, 200, "OK", &b);
-    buf_free(&b);
-    stats_free(s);
+    char msg[300];
+    snprintf(msg, sizeof(msg), "no such page: %.200s", path);
+    send_error(req, 404, msg);
+}
+
+static const char *method_name(enum evhttp_cmd_type cmd)
+{
+    switch (cmd) {
+    case EVHTTP_REQ_GET:
+        return "GET";
+    case EVHTTP_REQ_HEAD:
+        return "HEAD";
+    case EVHTTP_REQ_POST:
+        return "POST";
+    case EVHTTP_REQ_PATCH:
+        return "PATCH";
+    case EVHTTP_REQ_PUT:
+        return "PUT";
+    case EVHTTP_REQ_DELETE:
+        return "DELETE";
+    case EVHTTP_REQ_OPTIONS:
+        return "OPTIONS";
+    default:
+        return "OTHER";
+    }
 }
 
 static void dispatch(struct evhttp_request *req, void *arg)
@@ -134,23 +192,38 @@ static void dispatch(struct evhttp_request *req, void *arg)
     const char *uri = evhttp_request_get_uri(req);
     struct evhttp_uri *parsed = evhttp_uri_parse(uri);
     const char *path = parsed ? evhttp_uri_get_path(parsed) : NULL;
+    const char *method = method_name(evhttp_request_get_command(req));
+    bool api = path && (strncmp(path, "/api/", 5) == 0 || strcmp(path, "/metrics") == 0);
     if (!path) {
-        send_error(req, 400, "Bad Request", "malformed request URI");
+        send_error(req, 400, "malformed request URI");
+    } else if (api && !authorized(a, req)) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
+                          "Bearer realm=\"diffd\"");
+        send_error(req, 401, "this diffd requires 'Authorization: Bearer <token>' (--admin-token)");
     } else if (strcmp(path, "/healthz") == 0) {
-        if (evhttp_request_get_command(req) != EVHTTP_REQ_GET &&
-            evhttp_request_get_command(req) != EVHTTP_REQ_HEAD)
-            send_error(req, 405, "Method Not Allowed", "/healthz accepts GET");
+        healthz(a, req);
+    } else if (strcmp(path, "/metrics") == 0) {
+        struct buf b = {0};
+        struct api_env env = {a->ctx, a->workers, a->n_workers};
+        if (api_metrics(&env, &b) == -1)
+            send_error(req, 503, "a worker did not answer in time; try again");
         else
-            healthz(a, req);
-    } else if (strcmp(path, "/api/v1/report") == 0) {
-        if (evhttp_request_get_command(req) != EVHTTP_REQ_GET)
-            send_error(req, 405, "Method Not Allowed", "/api/v1/report accepts GET");
-        else
-            report(a, req);
+            send_body(req, 200, "text/plain; version=0.0.4; charset=utf-8", b.data, b.len);
+        buf_free(&b);
+    } else if (strncmp(path, "/api/v1/", 8) == 0) {
+        struct evbuffer *in = evhttp_request_get_input_buffer(req);
+        size_t len = evbuffer_get_length(in);
+        const char *body = len ? (const char *)evbuffer_pullup(in, -1) : "";
+        struct api_env env = {a->ctx, a->workers, a->n_workers};
+        struct api_response res = {0};
+        const char *query = evhttp_uri_get_query(parsed);
+        api_handle(&env, method, path, query ? query : "", body, len, &res);
+        send_body(req, res.status, res.content_type, res.body.data, res.body.len);
+        buf_free(&res.body);
+    } else if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) {
+        serve_asset(req, path);
     } else {
-        char msg[300];
-        snprintf(msg, sizeof(msg), "no such admin endpoint: %.200s", path);
-        send_error(req, 404, "Not Found", msg);
+        send_error(req, 405, "only GET and HEAD here");
     }
     if (parsed)
         evhttp_uri_free(parsed);
@@ -167,7 +240,8 @@ static void snapshot_cb(evutil_socket_t fd, short what, void *arg)
     if (atomic_load(&a->quiet))
         return;
     struct sample_store samples = {0};
-    struct stats *s = merged_stats(a, &samples);
+    struct api_env env = {a->ctx, a->workers, a->n_workers};
+    struct stats *s = api_collect(&env, &samples);
     char err[256] = "";
     if (!s)
         snprintf(err, sizeof(err), "state file %s: snapshot skipped: a worker did not answer",
@@ -219,7 +293,7 @@ struct admin *admin_start(struct serve_ctx *ctx, struct worker *workers, int n_w
     }
     evhttp_set_gencb(a->http, dispatch, a);
     evhttp_set_allowed_methods(a->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
-                                            EVHTTP_REQ_PATCH | EVHTTP_REQ_DELETE |
+                                            EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH | EVHTTP_REQ_DELETE |
                                             EVHTTP_REQ_OPTIONS);
     evhttp_set_max_headers_size(a->http, 64 * 1024);
     evhttp_set_max_body_size(a->http, 1 << 20);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "liverules.h"
 #include "rewrite.h"
 #include "server.h"
 #include "stats.h"
@@ -174,7 +175,12 @@ static bool decide(struct worker *w, const struct trial *t)
         stats_count_skipped(w->shard, e, STATS_SKIP_RULE);
         return false;
     }
-    double percent = t->route.sample >= 0 ? t->route.sample : cfg->sample_percent;
+    if (atomic_load_explicit(&w->ctx->paused, memory_order_relaxed))
+        return false; /* paused from the admin API: proxy only */
+    double percent =
+        t->route.sample >= 0
+            ? t->route.sample
+            : (double)atomic_load_explicit(&w->ctx->sample_ppm, memory_order_relaxed) / 1e4;
     size_t klen = 0;
     const char *key = sample_key(cfg, &t->req, &klen);
     /* A request without the key is sampled at random, like the rest. */
@@ -209,7 +215,8 @@ void proxy_handle(struct worker *w, struct conn *c, struct http_request *req)
     stat_add(&w->stats.received, 1);
 
     rewrite_original_uri(&t->req);
-    route_resolve(w->ctx->rules, t->req.method, t->req.target,
+    const struct ruleset *rs = w->ctx->rules ? liverules_current(w->ctx->rules) : NULL;
+    route_resolve(rs, t->req.method, t->req.target,
                   headers_get(&t->req.headers, "Canonical-Resource"), &t->route);
 
     bool compare = decide(w, t);

@@ -184,6 +184,16 @@ static char *unquote(const char *s, size_t len, size_t *bad)
 /* Splits a directive line into tokens. regex_at is the index of the token
  * that is a /regex/flags (or SIZE_MAX). Returns the count or -1 on error
  * (recorded). */
+/* Frees the values of the first n tokens after an error; returns -1. */
+static int untokenize(struct tok *toks, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(toks[i].val);
+        toks[i].val = NULL;
+    }
+    return -1;
+}
+
 static int tokenize(struct lineparse *lp, const char *line, size_t len, struct tok *toks,
                     size_t regex_at_for_replace)
 {
@@ -196,7 +206,7 @@ static int tokenize(struct lineparse *lp, const char *line, size_t len, struct t
             break;
         if (n == MAX_TOKENS) {
             record_error(lp, i + 1, "too many arguments (at most %d)", MAX_TOKENS - 1);
-            return -1;
+            return untokenize(toks, n);
         }
         struct tok *t = &toks[n];
         t->s = line + i;
@@ -212,7 +222,7 @@ static int tokenize(struct lineparse *lp, const char *line, size_t len, struct t
             }
             if (i >= len) {
                 record_error(lp, start + 1, "unterminated regex (missing closing /)");
-                return -1;
+                return untokenize(toks, n);
             }
             i++;
             while (i < len && !is_blank(line[i]))
@@ -226,18 +236,18 @@ static int tokenize(struct lineparse *lp, const char *line, size_t len, struct t
             }
             if (i >= len) {
                 record_error(lp, start + 1, "unterminated quoted string");
-                return -1;
+                return untokenize(toks, n);
             }
             i++;
             if (i < len && !is_blank(line[i])) {
                 record_error(lp, i + 1, "expected a blank after the closing quote");
-                return -1;
+                return untokenize(toks, n);
             }
             size_t bad = 0;
             t->val = unquote(line + start, i - start, &bad);
             if (!t->val) {
                 record_error(lp, start + bad + 1, "bad escape in quoted string");
-                return -1;
+                return untokenize(toks, n);
             }
         } else {
             char quote = 0;
@@ -261,7 +271,7 @@ static int tokenize(struct lineparse *lp, const char *line, size_t len, struct t
             if (quote) {
                 record_error(lp, start + 1, "unterminated quote in \"%.*s\"",
                              (int)((i - start) > 60 ? 60 : i - start), line + start);
-                return -1;
+                return untokenize(toks, n);
             }
         }
         t->len = i - start;
@@ -1125,6 +1135,11 @@ void rules_rule_info(const struct ruleset *rs, size_t i, struct rules_rule_info 
     out->line = r->line;
     out->text = r->text;
     out->matched = atomic_load_explicit(&((struct rule *)r)->matched, memory_order_relaxed);
+}
+
+const char *rules_file_name(const struct ruleset *rs, size_t i)
+{
+    return i < rs->nfiles ? rs->files[i] : NULL;
 }
 
 size_t rules_file_count(const struct ruleset *rs)

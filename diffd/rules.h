@@ -153,5 +153,7 @@ size_t rules_rule_count(const struct ruleset *rs);
 void rules_rule_info(const struct ruleset *rs, size_t i, struct rules_rule_info *out);
 /* Number of files loaded. */
 size_t rules_file_count(const struct ruleset *rs);
+/* Path of the i-th file loaded (i < rules_file_count()), as read. Borrowed. */
+const char *rules_file_name(const struct ruleset *rs, size_t i);
 
 #endif

@@ -15,7 +15,7 @@
 #include "admin.h"
 #include "cli.h"
 #include "config.h"
-#include "rules.h"
+#include "liverules.h"
 #include "samples.h"
 #include "state.h"
 #include "stats.h"
@@ -63,26 +63,6 @@ static int bound_port_of(int fd)
         return -1;
     return ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
                                           : ((struct sockaddr_in *)&ss)->sin_port);
-}
-
-/* Loads every --rules path into one sealed ruleset. On any error prints each
- * "file:line:column: message" and returns NULL. */
-static struct ruleset *load_rules(const struct config *cfg)
-{
-    char err[512];
-    struct ruleset *rs = rules_new();
-    int bad = 0;
-    for (size_t i = 0; i < cfg->n_rules_paths; i++) {
-        /* Errors, unreadable paths included, are recorded in the ruleset. */
-        if (rules_add_path(rs, cfg->rules_paths[i], err, sizeof(err)) != 0)
-            bad = 1;
-    }
-    if (!bad && rules_finish(rs, err, sizeof(err)) == 0)
-        return rs;
-    for (size_t i = 0; i < rules_error_count(rs); i++)
-        fprintf(stderr, "%s\n", rules_error(rs, i));
-    rules_free(rs);
-    return NULL;
 }
 
 /* --state at start: restore into ctx->base, or discard with --reset-state.
@@ -192,7 +172,7 @@ int serve_main(int argc, char **argv)
     }
 
     int status = 2;
-    struct ruleset *rules = NULL;
+    struct liverules *rules = NULL;
     struct worker *workers = NULL;
     int n_started = 0, n_init = 0;
     struct admin *admin = NULL;
@@ -210,12 +190,11 @@ int serve_main(int argc, char **argv)
     sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
 
-    if (cfg.n_rules_paths) {
-        rules = load_rules(&cfg);
-        if (!rules)
-            goto out;
-        ctx.rules = rules;
-    }
+    rules = liverules_new(cfg.rules_paths, cfg.n_rules_paths);
+    if (!rules)
+        goto out;
+    ctx.rules = rules;
+    atomic_store(&ctx.sample_ppm, (uint_fast64_t)(cfg.sample_percent * 1e4 + 0.5));
     if (cfg.state_file && restore_state(&cfg, &ctx) == -1)
         goto out;
     if (upstream_global_init() == -1) {
@@ -280,7 +259,7 @@ int serve_main(int argc, char **argv)
         if (sigwait(&set, &sig) != 0)
             continue;
         if (sig == SIGHUP) {
-            fprintf(stderr, "diffd: SIGHUP: nothing to reload\n");
+            liverules_reload(rules, err, sizeof(err)); /* logs either way */
             continue;
         }
         fprintf(stderr, "diffd: %s: finishing trials in flight\n",
@@ -306,7 +285,7 @@ out:
     if (ctx.access_log_fd != -1)
         close(ctx.access_log_fd);
     upstream_global_cleanup();
-    rules_free(rules);
+    liverules_free(rules);
     stats_free(ctx.base);
     samples_clear(&ctx.base_samples);
     config_free(&cfg);

@@ -54,7 +54,10 @@ static inline uint64_t stat_get(atomic_uint_fast64_t *c)
 /* State shared read-only by all workers for the life of the server. */
 struct serve_ctx {
     const struct config *cfg;
-    const struct ruleset *rules; /* sealed; NULL when no --rules */
+    struct liverules *rules; /* the rules in force (reloadable) */
+    /* Runtime settings (PATCH /api/v1/config): read by workers per request. */
+    atomic_uint_fast64_t sample_ppm; /* sampling rate, parts per million */
+    atomic_bool paused;              /* true: nothing is compared */
     struct sample_budget sample_budget;
     /* Results restored from --state (or NULL): added to every report. Only
      * the admin thread touches them after start. */

@@ -86,7 +86,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "rules: %s\n", err);
         return 2;
     }
-    struct serve_ctx ctx = {.cfg = &cfg, .rules = rs, .access_log_fd = -1};
+    struct serve_ctx ctx = {.cfg = &cfg, .access_log_fd = -1};
     ctx.sample_budget.max = cfg.max_samples;
     struct worker w;
     memset(&w, 0, sizeof(w));

@@ -7,7 +7,7 @@ import os
 import re
 import xml.etree.ElementTree as ET
 
-from e2elib import E2ETest, TrioTest, known_bug, refused_port
+from e2elib import E2ETest, TrioTest, refused_port
 
 HOSTILE = "GET /x<img src=x onerror=alert(1)></script>|y"
 
@@ -237,7 +237,6 @@ class CheckLiveTest(TrioTest):
         self.assertIn({"endpoint": "GET /status", "type": "field", "path": "status"},
                       [{k: r[k] for k in ("endpoint", "type", "path")} for r in merged["regressions"]])
 
-    @known_bug("diffd serve does not check --admin-token on /api/v1/report yet")
     def test_wrong_token_exits_2(self):
         p, s, c, d = self.trio("--admin-token", "s3cret")
         code, out, err = self.run_diffd("check", "--url", self.admin_url(d), "--token", "wrong",
