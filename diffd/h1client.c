@@ -424,9 +424,17 @@ static void serialize(struct h1conn *c, const struct upstream_call *call, const 
     struct buf *o = &c->out;
     buf_reset(o);
     c->out_off = 0;
-    buf_printf(o, "%s %s HTTP/1.1\r\n", call->method, path);
-    for (size_t i = 0; i < call->headers->n; i++)
-        buf_printf(o, "%s: %s\r\n", call->headers->v[i].name, call->headers->v[i].value);
+    /* Plain appends: this runs for every leg, and printf is measurably slower. */
+    buf_puts(o, call->method);
+    buf_append(o, " ", 1);
+    buf_puts(o, path);
+    buf_append(o, " HTTP/1.1\r\n", 11);
+    for (size_t i = 0; i < call->headers->n; i++) {
+        buf_puts(o, call->headers->v[i].name);
+        buf_append(o, ": ", 2);
+        buf_puts(o, call->headers->v[i].value);
+        buf_append(o, "\r\n", 2);
+    }
     bool body_method = strcmp(call->method, "POST") == 0 || strcmp(call->method, "PUT") == 0 ||
                        strcmp(call->method, "PATCH") == 0;
     if (call->body_len || body_method)

@@ -117,7 +117,10 @@ static void leg_start(struct trial *t, int role, const char *const *strip, size_
     l->trial = t;
     l->role = role;
     l->active = true;
-    l->url = xasprintf("%s%s", b->base, t->req.target);
+    size_t blen = strlen(b->base), tlen = strlen(t->req.target);
+    l->url = xmalloc(blen + tlen + 1);
+    memcpy(l->url, b->base, blen);
+    memcpy(l->url + blen, t->req.target, tlen + 1);
     /* Request headers a rule strips are kept from the legs that do not
      * answer the client (the client-facing leg needs them to work). */
     bool answers_client = role == t->respond;
