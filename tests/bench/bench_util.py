@@ -9,8 +9,11 @@
   bench_util.py cpu PID                 print CPU seconds used by PID and its children
   bench_util.py run OUT CMD...          run CMD with output to OUT; print its CPU seconds
                                         and the whole machine's busy CPU seconds meanwhile
+  bench_util.py totals ADMIN_URL        print "received compared" from diffd's report (- -
+                                        when it cannot be read)
   bench_util.py report TSV MD [k=v...]  print the Markdown result table, also write MD
 """
+import json
 import os
 import re
 import socket
@@ -160,13 +163,23 @@ def cmd_run(out, *cmd):
     return proc.returncode
 
 
+def cmd_totals(admin_url):
+    try:
+        with urllib.request.urlopen(admin_url.rstrip("/") + "/api/v1/report", timeout=5) as r:
+            totals = json.load(r)["totals"]
+        print(int(totals["received"]), int(totals["compared"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        print("- -")
+    return 0
+
+
 def fmt_ms(v):
     return "%.2f" % v if v < 100 else "%.0f" % v
 
 
 def cmd_report(tsv, md, *meta):
     # TSV columns: config round rps p50_ms p99_ms non2xx requests rss_hwm_kib cpu_s other_pct
-    # backends_cpu_s
+    # backends_cpu_s diffd_received diffd_compared
     runs = {}
     for line in open(tsv):
         f = line.split()
@@ -177,7 +190,9 @@ def cmd_report(tsv, md, *meta):
                  req=int(f[6]), rss=int(f[7]),
                  cpu_us=(float(f[8]) * 1e6 / int(f[6])) if len(f) > 8 and int(f[6]) else 0.0,
                  other=float(f[9]) if len(f) > 9 else 0.0,
-                 bcpu_us=(float(f[10]) * 1e6 / int(f[6])) if len(f) > 10 and int(f[6]) else 0.0)
+                 bcpu_us=(float(f[10]) * 1e6 / int(f[6])) if len(f) > 10 and int(f[6]) else 0.0,
+                 received=int(f[11]) if len(f) > 12 and f[11].isdigit() else None,
+                 compared=int(f[12]) if len(f) > 12 and f[12].isdigit() else None)
         )
     med = {}
     for c, rs in runs.items():
@@ -191,6 +206,10 @@ def cmd_report(tsv, md, *meta):
             cpu_us=statistics.median(r["cpu_us"] for r in rs),
             other=max(r["other"] for r in rs),
             bcpu_us=statistics.median(r["bcpu_us"] for r in rs),
+            received=None if any(r["received"] is None for r in rs)
+            else sum(r["received"] for r in rs),
+            compared=None if any(r["compared"] is None for r in rs)
+            else sum(r["compared"] for r in rs),
             n=len(rs),
         )
 
@@ -238,6 +257,17 @@ def cmd_report(tsv, md, *meta):
             peak, detail, RSS_LIMIT_MB, "PASS" if peak < RSS_LIMIT_MB else "MISS"))
     else:
         out.append("- diffd peak RSS: n/a (diffd not run)")
+    for c, share in (("c", 0.0), ("d", 1.0)):
+        if c not in med:
+            continue
+        m = med[c]
+        if m["received"] is None:
+            out.append("- %s diffd trials: n/a (admin /api/v1/report unreadable)" % CONFIGS[c])
+            continue
+        ok = abs(m["compared"] - share * m["received"]) <= 0.01 * m["received"]
+        out.append("- %s compared %d of the %d requests it received, warm-ups included"
+                   " (expected %s): %s" % (CONFIGS[c], m["compared"], m["received"],
+                                           "all" if share else "none", "OK" if ok else "CHECK"))
     noisy = max((m["other"] for m in med.values()), default=0.0)
     if noisy > NOISY_PCT:
         out.append("- warning: other processes used up to %.0f%% of the CPUs during a run;"
@@ -256,7 +286,7 @@ def main(argv):
         return 2
     cmd, args = argv[1], argv[2:]
     fn = {"ports": cmd_ports, "wait-http": cmd_wait_http, "parse-wrk": cmd_parse_wrk,
-          "rss": cmd_rss, "cpu": cmd_cpu, "run": cmd_run, "report": cmd_report}.get(cmd)
+          "rss": cmd_rss, "cpu": cmd_cpu, "run": cmd_run, "totals": cmd_totals, "report": cmd_report}.get(cmd)
     if fn is None:
         sys.stderr.write(__doc__)
         return 2

@@ -145,12 +145,12 @@ start_backends() {
     log "backends: nginx pid $BACKENDS_PID on ports $P_PRIMARY $P_SECONDARY $P_CANDIDATE ($BACKEND_WORKERS worker(s))"
 }
 
-# start_proxy CONFIG RUN_DIR: sets PROXY_PID and PROXY_PORT.
+# start_proxy CONFIG RUN_DIR: sets PROXY_PID, PROXY_PORT and ADMIN_PORT (diffd).
 start_proxy() {
     cfg=$1 dir=$2
     ports=$($UTIL ports 2) || die "cannot pick free ports"
     set -- $ports
-    PROXY_PORT=$1 admin_port=$2
+    PROXY_PORT=$1 ADMIN_PORT=$2
     mkdir -p "$dir"
     case $cfg in
     a | b)
@@ -167,12 +167,12 @@ start_proxy() {
             --primary "http://127.0.0.1:$P_PRIMARY" \
             --secondary "http://127.0.0.1:$P_SECONDARY" \
             --candidate "http://127.0.0.1:$P_CANDIDATE" \
-            --listen "127.0.0.1:$PROXY_PORT" --admin "127.0.0.1:$admin_port" \
+            --listen "127.0.0.1:$PROXY_PORT" --admin "127.0.0.1:$ADMIN_PORT" \
             --sample "$sample" --respond primary --threads "$WORKERS" $DIFFD_ARGS \
             >"$dir/diffd.log" 2>&1 &
         PROXY_PID=$!
         PIDS="$PIDS $PROXY_PID"
-        if ! $UTIL wait-http "http://127.0.0.1:$admin_port/healthz" 10 "$PROXY_PID"; then
+        if ! $UTIL wait-http "http://127.0.0.1:$ADMIN_PORT/healthz" 10 "$PROXY_PID"; then
             if ! alive "$PROXY_PID"; then
                 wait "$PROXY_PID"
                 die "($cfg) diffd exited at start (status $?): $(tail -n 5 "$dir/diffd.log")"
@@ -274,12 +274,13 @@ while [ $round -le "$ROUNDS" ]; do
         bcpu1=$($UTIL cpu "$BACKENDS_PID")
         alive "$PROXY_PID" || die "($cfg) proxy died during the run (see $dir)"
         line=$($UTIL parse-wrk "$dir/wrk.txt") || die "($cfg) unreadable wrk output $dir/wrk.txt"
-        hwm=0
+        hwm=0 trials="- -"
         case $cfg in
         c | d)
             mem=$($UTIL rss "$PROXY_PID") || die "($cfg) cannot read /proc/$PROXY_PID/status"
             set -- $mem
             hwm=$1
+            trials=$($UTIL totals "http://127.0.0.1:$ADMIN_PORT")
             ;;
         esac
         stop "$PROXY_PID"
@@ -289,7 +290,7 @@ while [ $round -le "$ROUNDS" ]; do
         other=$(echo "$MACHINE_BUSY $WRK_CPU $cpu $bcpu0 $bcpu1 $DURATION $NCPU" | awk '{
             o = ($1 - $2 - $3 - ($5 - $4)) / ($6 * $7) * 100; printf "%.0f", (o < 0 ? 0 : o) }')
         bcpu=$(echo "$bcpu0 $bcpu1" | awk '{printf "%.2f", $2 - $1}')
-        echo "$cfg $round $line $hwm $cpu $other $bcpu" >>"$RESULTS"
+        echo "$cfg $round $line $hwm $cpu $other $bcpu $trials" >>"$RESULTS"
         set -- $line
         log "round $round ($cfg): $1 rps, p50 $2 ms, p99 $3 ms, non-2xx $4, proxy CPU ${cpu}s, other load ${other}%$([ "$hwm" -gt 0 ] && echo ", VmHWM $((hwm / 1024)) MB")"
     done
