@@ -24,6 +24,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import unittest
 
@@ -103,11 +104,37 @@ def run_one(test_id):
     return 0
 
 
+# Process groups of the tests running now, killed if the runner itself is interrupted
+# (they sit in their own sessions, so a Ctrl-C does not reach them).
+RUNNING = set()
+RUNNING_LOCK = threading.Lock()
+
+
+def kill_running():
+    with RUNNING_LOCK:
+        for pgid in list(RUNNING):
+            try:
+                os.killpg(pgid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        RUNNING.clear()
+
+
 def run_child(test_id, timeout):
     start = time.monotonic()
     p = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--one", test_id],
                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                          start_new_session=True)
+    with RUNNING_LOCK:
+        RUNNING.add(p.pid)
+    try:
+        return _finish_child(p, test_id, timeout, start)
+    finally:
+        with RUNNING_LOCK:
+            RUNNING.discard(p.pid)
+
+
+def _finish_child(p, test_id, timeout, start):
     try:
         out, _ = p.communicate(timeout=timeout)
         timed_out = False
@@ -172,27 +199,17 @@ def main():
         print("FAIL  %s (could not be loaded)" % test_id)
         print(_indent(err))
 
+    def on_term(signum, frame):
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, on_term)
+
     t0 = time.monotonic()
-    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as ex:
-        futs = [ex.submit(run_child, i, args.timeout) for i in ids]
-        for fut in concurrent.futures.as_completed(futs):
-            test_id, outcome, detail, log, elapsed = fut.result()
-            label = {"pass": "ok   ", "fail": "FAIL ", "skip": "skip ", "xfail": "XFAIL"}[outcome]
-            extra = ""
-            if outcome == "skip":
-                extra = "  (%s)" % detail
-            elif outcome == "xfail":
-                extra = "  (known diffd bug: %s)" % getattr(_lookup(test_id), "e2e_known_bug", "?")
-            print("%s %s  %.1fs%s" % (label, test_id, elapsed, extra), flush=True)
-            if outcome == "fail":
-                print(_indent(detail))
-                if log.strip():
-                    print(_indent("---- test output ----\n" + log[-8000:]))
-            elif args.verbose and log.strip():
-                print(_indent(log[-4000:]))
-            counts["skip" if outcome == "xfail" else outcome] += 1
-            if outcome == "fail":
-                failed.append(test_id)
+    try:
+        run_all(ids, args, counts, failed)
+    except KeyboardInterrupt:
+        kill_running()
+        print("e2e: interrupted")
+        return 130
 
     if failed:
         print("\nfailed tests:\n  " + "\n  ".join(sorted(failed)))
@@ -202,6 +219,40 @@ def main():
         line += ", %d skipped" % counts["skip"]
     print(line, flush=True)
     return 1 if counts["fail"] or not ids else 0
+
+
+def run_all(ids, args, counts, failed):
+    ex = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs))
+    try:
+        _collect(ex, ids, args, counts, failed)
+    except KeyboardInterrupt:
+        # Do not wait for running tests: kill their process groups.
+        ex.shutdown(wait=False, cancel_futures=True)
+        kill_running()
+        raise
+    ex.shutdown()
+
+
+def _collect(ex, ids, args, counts, failed):
+    futs = [ex.submit(run_child, i, args.timeout) for i in ids]
+    for fut in concurrent.futures.as_completed(futs):
+        test_id, outcome, detail, log, elapsed = fut.result()
+        label = {"pass": "ok   ", "fail": "FAIL ", "skip": "skip ", "xfail": "XFAIL"}[outcome]
+        extra = ""
+        if outcome == "skip":
+            extra = "  (%s)" % detail
+        elif outcome == "xfail":
+            extra = "  (known diffd bug: %s)" % getattr(_lookup(test_id), "e2e_known_bug", "?")
+        print("%s %s  %.1fs%s" % (label, test_id, elapsed, extra), flush=True)
+        if outcome == "fail":
+            print(_indent(detail))
+            if log.strip():
+                print(_indent("---- test output ----\n" + log[-8000:]))
+        elif args.verbose and log.strip():
+            print(_indent(log[-4000:]))
+        counts["skip" if outcome == "xfail" else outcome] += 1
+        if outcome == "fail":
+            failed.append(test_id)
 
 
 def _lookup(test_id):
