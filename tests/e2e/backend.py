@@ -22,6 +22,7 @@ so a diffd backend URL with a path prefix (`/api/slow`) still selects it:
     /chunked            echo sent with Transfer-Encoding: chunked, in several chunks
     /gzip               echo gzip-compressed, Content-Encoding: gzip
     /bytes?n=N          N bytes of application/octet-stream (byte i = i % 256)
+    /early              a 103 Early Hints interim answer, then the echo
     /eof                echo without Content-Length or chunking, ended by closing
     anything else       200 echo
 
@@ -186,6 +187,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             time.sleep(HANG_SECONDS)
             self.close_connection = True
             return
+        if route == "early":
+            # An interim 103 Early Hints before the real answer.
+            self.wfile.write(b"HTTP/1.1 103 Early Hints\r\nLink: </app.css>; rel=preload\r\n\r\n")
+            self.wfile.flush()
         if route == "slow":
             time.sleep(int(params.get("ms", ["1000"])[0]) / 1000.0)
 

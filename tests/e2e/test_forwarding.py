@@ -236,3 +236,21 @@ class ForwardingTest(TrioTest):
             self.assertEqual(hdr(rec, "X-Name").encode("latin-1"), b"Jos\xc3\xa9")
             got = [(k, v) for k, v in rec["headers"] if k.startswith("X-H")]
             self.assertEqual(got, many)
+
+    def test_no_expect_header_sent_to_legs(self):
+        # A leg that does not implement 100-continue would stall ~1 s per request (curl's
+        # wait) and skew every latency comparison: diffd has the body, it sends it.
+        p, s, c, d = self.trio("--allow-side-effects")
+        big = bytes(range(256)) * 8192  # 2 MiB: libcurl would add Expect on its own
+        conn = RawConn(d.port)
+        self.addCleanup(conn.close)
+        # (/bytes keeps the answer small: an echo of 2 MiB would pass --max-body.)
+        conn.send(b"PUT /big/bytes?n=10 HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n"
+                  % len(big))
+        self.assertEqual(conn.read_response().status, 100)
+        conn.send(big)
+        self.assertEqual(conn.read_response().status, 200)
+        for b in (p, s, c):
+            [rec] = b.wait_requests(1)
+            self.assertNotIn("expect", hdrs(rec), b.name)
+            self.assertEqual(base64.b64decode(rec["body_b64"]), big, b.name)

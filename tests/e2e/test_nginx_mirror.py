@@ -109,6 +109,12 @@ class NginxMirrorTest(TrioTest):
                 self.assertEqual(hdr(x, "Host"), "shop.example", "the -shadow suffix should be gone")
             self.assertEqual(recs[1]["body"], '{"sku":"A-1","qty":2}')
 
+        # The access log names the original request, not the mirror location.
+        lines = wait_until(lambda: (lambda l: l if len(l) >= 2 else None)(d.access_lines()), 5,
+                           what="2 access log lines")
+        self.assertEqual(sorted((l["method"], l["target"]) for l in lines),
+                         [("GET", "/orders/42?currency=EUR&x=1"), ("POST", "/cart?add=1")])
+
         # The primary saw each request twice: straight from nginx, and as diffd's leg.
         recs = p.requests()
         direct = sorted((x["method"], x["target"]) for x in recs if role_of(x) is None)

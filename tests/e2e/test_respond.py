@@ -175,3 +175,17 @@ class RespondTest(TrioTest):
         h = self.settle(d)
         self.assertEqual((h["legs"]["primary"]["error"], h["legs"]["primary"]["2xx"]), (1, 2), h)
         self.assertEqual((h["legs"]["candidate"]["error"], h["legs"]["candidate"]["2xx"]), (2, 1), h)
+
+    def test_interim_103_from_backend_then_final_answer(self):
+        p, s, c, d = self.trio()
+        conn = RawConn(d.port)
+        self.addCleanup(conn.close)
+        conn.send(raw_request("GET", "/early?x=1"))
+        r = conn.read_response()
+        while 100 <= r.status < 200:  # relaying the 103 is allowed, not required
+            r = conn.read_response()
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["target"], "/early?x=1")
+        h = self.settle(d)
+        for leg in ("primary", "secondary", "candidate"):
+            self.assertEqual((h["legs"][leg]["2xx"], h["legs"][leg]["error"]), (1, 0), h)
