@@ -31,21 +31,50 @@ struct out {
     bool full;
 };
 
+/* Length of the valid UTF-8 character at s (at most n bytes), or 0. */
+static size_t utf8_char(const unsigned char *s, size_t n)
+{
+    size_t len = s[0] >= 0xc2 && s[0] <= 0xdf   ? 2
+                 : s[0] >= 0xe0 && s[0] <= 0xef ? 3
+                 : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4
+                                                : 0;
+    if (len == 0 || len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++)
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+    if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0) ||
+        (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90))
+        return 0;
+    return len;
+}
+
+/* Appends s[0..n) to the name: control bytes and invalid UTF-8 become '?' (names
+ * end up in JSON reports and logs), and a character that does not fit whole is
+ * left out, ending the name. */
 static void out_put(struct out *o, const char *s, size_t n)
 {
+    const unsigned char *u = (const unsigned char *)s;
     if (o->full || o->cap == 0)
         return;
-    size_t room = o->cap - 1 - o->len;
-    if (n > room) {
-        n = room;
-        /* Do not leave half a multi-byte character at the end. */
-        while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
-            n--;
-        o->full = true;
-    }
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        o->p[o->len++] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+    size_t i = 0;
+    while (i < n) {
+        size_t len = 1;
+        unsigned char c = u[i];
+        if (c >= 0x80)
+            len = utf8_char(u + i, n - i);
+        if (o->len + (len ? len : 1) > o->cap - 1) {
+            o->full = true;
+            break;
+        }
+        if (c < 0x20 || c == 0x7f || len == 0) {
+            o->p[o->len++] = '?';
+            i++;
+            continue;
+        }
+        memcpy(o->p + o->len, s + i, len);
+        o->len += len;
+        i += len;
     }
     o->p[o->len] = '\0';
 }

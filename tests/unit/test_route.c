@@ -66,6 +66,8 @@ static const struct template_case template_cases[] = {
     {"OPTIONS", "*", "OPTIONS *"},
     {"GET", "/files/deadbeefdeadbeefdeadbeef/raw", "GET /files/:id/raw"},
     {"GET", "/tab\there", "GET /tab?here"},
+    {"GET", "/caf\xc3\xa9/\xff\xfe/x", "GET /caf\xc3\xa9/\x3f\x3f/x"}, /* \x3f is ? */
+    {"GET", "/\xed\xa0\x80", "GET /\x3f\x3f\x3f"},
 };
 
 static void test_templates(void **state)
