@@ -395,11 +395,20 @@ static int cmp_keyref(const void *x, const void *y)
 
 #define LINEAR_SEARCH_MAX 16
 
-static void diff_object(struct jsondiff *d, const cJSON *a, const cJSON *b, size_t depth,
-                        bool sticky)
+static const char *key_of(const cJSON *c)
+{
+    return c->string ? c->string : "";
+}
+
+/* Members of a from a_first on, against members of b from b_first on (the
+ * earlier ones are already paired): each left member finds the first unpaired
+ * right member with its name, by scanning or, for large objects, through a
+ * sorted index. */
+static void diff_members(struct jsondiff *d, const cJSON *a_first, const cJSON *b_first,
+                         size_t depth, bool sticky)
 {
     size_t nb = 0;
-    for (const cJSON *c = b->child; c; c = c->next)
+    for (const cJSON *c = b_first; c; c = c->next)
         nb++;
     uint64_t small = 0;
     struct scratch_mark mark = scratch_mark(d);
@@ -411,9 +420,9 @@ static void diff_object(struct jsondiff *d, const cJSON *a, const cJSON *b, size
     struct keyref *index = NULL;
 #define MARKED(j) (big ? big[j] : (small >> (j)) & 1)
 #define MARK(j) (big ? (void)(big[j] = 1) : (void)(small |= (uint64_t)1 << (j)))
-    const cJSON *cursor = b->child;
+    const cJSON *cursor = b_first;
     size_t ci = 0;
-    for (const cJSON *ca = a->child; ca; ca = ca->next) {
+    for (const cJSON *ca = a_first; ca; ca = ca->next) {
         const char *ka = ca->string ? ca->string : "";
         const cJSON *cb = NULL;
         size_t jb = 0;
@@ -422,7 +431,7 @@ static void diff_object(struct jsondiff *d, const cJSON *a, const cJSON *b, size
             jb = ci;
         } else if (nb <= LINEAR_SEARCH_MAX) {
             size_t j = 0;
-            for (const cJSON *c = b->child; c; c = c->next, j++)
+            for (const cJSON *c = b_first; c; c = c->next, j++)
                 if (!MARKED(j) && strcmp(c->string ? c->string : "", ka) == 0) {
                     cb = c;
                     jb = j;
@@ -432,7 +441,7 @@ static void diff_object(struct jsondiff *d, const cJSON *a, const cJSON *b, size
             if (!index) {
                 index = scratch_alloc(d, nb * sizeof(*index));
                 size_t j = 0;
-                for (const cJSON *c = b->child; c; c = c->next, j++)
+                for (const cJSON *c = b_first; c; c = c->next, j++)
                     index[j] = (struct keyref){c->string ? c->string : "", j, c};
                 qsort(index, nb, sizeof(*index), cmp_keyref);
             }
@@ -464,7 +473,7 @@ static void diff_object(struct jsondiff *d, const cJSON *a, const cJSON *b, size
         }
     }
     size_t j = 0;
-    for (const cJSON *cb = b->child; cb; cb = cb->next, j++) {
+    for (const cJSON *cb = b_first; cb; cb = cb->next, j++) {
         if (MARKED(j))
             continue;
         struct jsonpath_elem e = name_elem(cb);
@@ -475,6 +484,23 @@ static void diff_object(struct jsondiff *d, const cJSON *a, const cJSON *b, size
 #undef MARKED
 #undef MARK
     scratch_release(d, mark);
+}
+
+static void diff_object(struct jsondiff *d, const cJSON *a, const cJSON *b, size_t depth,
+                        bool sticky)
+{
+    /* Members usually come in the same order on both sides: pair them in step
+     * until the names part, then search for the rest. */
+    const cJSON *ca = a->child, *cb = b->child;
+    while (ca && cb && strcmp(key_of(ca), key_of(cb)) == 0) {
+        struct jsonpath_elem e = name_elem(ca);
+        enter(d, depth, &e);
+        diff_node(d, ca, cb, depth + 1, sticky);
+        ca = ca->next;
+        cb = cb->next;
+    }
+    if (ca || cb)
+        diff_members(d, ca, cb, depth, sticky);
 }
 
 static void diff_array(struct jsondiff *d, const cJSON *a, const cJSON *b, size_t depth,

@@ -317,7 +317,7 @@ static bool visit(struct walk *w, cJSON *node, size_t depth, enum walk_mode mode
             rules_count(r, 1);
             return true;
         }
-        if (r->kind == RULE_REPLACE && cJSON_IsString(node) && node->valuestring) {
+        if (r->kind == RULE_REPLACE && (node->type & 0xff) == cJSON_String && node->valuestring) {
             const char *s = node->valuestring;
             if (!w->matcher)
                 w->matcher = rules_matcher_new();
@@ -327,24 +327,32 @@ static bool visit(struct walk *w, cJSON *node, size_t depth, enum walk_mode mode
             }
         }
     }
-    if (!active || !(cJSON_IsArray(node) || cJSON_IsObject(node)))
+    int type = node->type & 0xff;
+    if (!active || (type != cJSON_Array && type != cJSON_Object))
         return false;
+    masks_at(w, depth + 1); /* room for the children's masks, once */
+    bool array = type == cJSON_Array;
     size_t index = 0;
     cJSON *c = node->child;
     while (c) {
         cJSON *next = c->next;
         struct jsonpath_elem e;
-        if (cJSON_IsArray(node)) {
+        if (array) {
             e = (struct jsonpath_elem){.index = index, .is_index = true};
         } else {
             const char *name = c->string ? c->string : "";
             e = (struct jsonpath_elem){.name = name, .len = strlen(name)};
         }
-        uint64_t *cm = masks_at(w, depth + 1);
-        const uint64_t *pm = w->masks + depth * w->k; /* after masks_at() may have moved it */
-        for (size_t i = 0; i < w->k; i++)
+        /* Pointers again after each child: a deeper visit may move the masks. */
+        const uint64_t *pm = w->masks + depth * w->k;
+        uint64_t *cm = w->masks + (depth + 1) * w->k;
+        bool child_active = false;
+        for (size_t i = 0; i < w->k; i++) {
             cm[i] = pm[i] ? jsonpath_step(w->pr[i].path, pm[i], &e) : 0;
-        if (visit(w, c, depth + 1, mode)) {
+            child_active |= cm[i] != 0;
+        }
+        /* A child no rule can reach, at it or below, is not visited. */
+        if (child_active && visit(w, c, depth + 1, mode)) {
             cJSON_DetachItemViaPointer(node, c);
             cJSON_Delete(c);
         }
