@@ -30,6 +30,12 @@ struct scratch_mark {
     size_t used;
 };
 
+/* Summary of the rule masks at one depth, so that most nodes skip the loops. */
+struct level {
+    bool live; /* some mask is non-zero: a rule may match here or below */
+    bool hit;  /* some rule matches exactly here */
+};
+
 struct jsondiff {
     struct scratch_block *first, *cur;
     struct jsondiff_entry *v;
@@ -40,8 +46,9 @@ struct jsondiff {
     size_t elems_cap;
     struct prule *pr; /* tolerance, unordered and redact paths of the view */
     size_t k, pr_cap;
-    uint64_t *masks;  /* masks[depth * k + i] */
-    size_t masks_cap; /* in uint64_t */
+    uint64_t *masks;      /* masks[depth * k + i] */
+    size_t masks_cap;     /* in uint64_t */
+    struct level *levels; /* per depth: what the masks there say, levels_cap = elems_cap + 1 */
     bool has_json_redact;
 };
 
@@ -121,6 +128,7 @@ void jsondiff_free(struct jsondiff *d)
     free(d->elems);
     free(d->pr);
     free(d->masks);
+    free(d->levels);
     free(d);
 }
 
@@ -174,6 +182,7 @@ static void ensure_depth(struct jsondiff *d, size_t depth)
         while (cap <= depth)
             cap *= 2;
         d->elems = xrealloc(d->elems, cap * sizeof(*d->elems));
+        d->levels = xrealloc(d->levels, (cap + 1) * sizeof(*d->levels));
         d->elems_cap = cap;
     }
     size_t need = (d->elems_cap + 1) * (d->k ? d->k : 1);
@@ -183,15 +192,26 @@ static void ensure_depth(struct jsondiff *d, size_t depth)
     }
 }
 
-/* Sets elems[depth] and computes the masks of depth + 1 from those of depth. */
+/* Sets elems[depth] and computes the masks of depth + 1 from those of depth
+ * (left unwritten when no rule is live at depth: levels[depth + 1] says so). */
 static void enter(struct jsondiff *d, size_t depth, const struct jsonpath_elem *e)
 {
-    ensure_depth(d, depth + 1);
+    if (depth + 1 >= d->elems_cap)
+        ensure_depth(d, depth + 1);
     d->elems[depth] = *e;
+    struct level *cl = &d->levels[depth + 1];
+    cl->live = cl->hit = false;
+    if (!d->levels[depth].live)
+        return;
     const uint64_t *pm = d->masks + depth * d->k;
     uint64_t *cm = d->masks + (depth + 1) * d->k;
-    for (size_t i = 0; i < d->k; i++)
+    for (size_t i = 0; i < d->k; i++) {
         cm[i] = pm[i] ? jsonpath_step(d->pr[i].path, pm[i], e) : 0;
+        if (cm[i]) {
+            cl->live = true;
+            cl->hit |= jsonpath_state_matches(d->pr[i].path, cm[i]);
+        }
+    }
 }
 
 static struct jsonpath_elem name_elem(const cJSON *c)
@@ -217,6 +237,8 @@ static bool redacted_at(const struct jsondiff *d, size_t depth, bool sticky, con
 {
     if (sticky)
         return true;
+    if (!d->levels[depth].live)
+        return false;
     const uint64_t *m = d->masks + depth * d->k;
     bool container = is_container(a) || is_container(b);
     for (size_t i = 0; i < d->k; i++) {
@@ -697,7 +719,7 @@ static void diff_node(struct jsondiff *d, const cJSON *a, const cJSON *b, size_t
 {
     const struct rule *tol = NULL, *unord = NULL;
     const uint64_t *m = d->masks + depth * d->k;
-    for (size_t i = 0; i < d->k; i++) {
+    for (size_t i = 0; d->levels[depth].hit && i < d->k; i++) {
         if (!m[i] || !jsonpath_state_matches(d->pr[i].path, m[i]))
             continue;
         const struct rule *r = d->pr[i].rule;
@@ -759,8 +781,12 @@ static void finish(struct jsondiff *d)
 static void diff_root(struct jsondiff *d, const cJSON *left, const cJSON *right)
 {
     ensure_depth(d, 0);
-    for (size_t i = 0; i < d->k; i++)
+    d->levels[0].live = d->k > 0;
+    d->levels[0].hit = false;
+    for (size_t i = 0; i < d->k; i++) {
         d->masks[i] = jsonpath_start(d->pr[i].path);
+        d->levels[0].hit |= jsonpath_state_matches(d->pr[i].path, d->masks[i]);
+    }
     diff_node(d, left, right, 0, false);
 }
 
