@@ -123,3 +123,13 @@ class ConnectionTest(TrioTest):
         self.assertEqual(h["totals"]["compared"], 3, h)
         for b in (p, s, c):
             self.assertEqual(sorted(x["target"] for x in b.requests()), sorted(targets), b.name)
+
+    def test_pipelined_answers_not_held_by_a_slow_candidate(self):
+        p, s, c, d = self.trio(candidate=["--delay-ms", "3000"])
+        conn = self.conn(d)
+        targets = ["/pc/1", "/pc/2", "/pc/3"]
+        t0 = time.monotonic()
+        conn.send(b"".join(raw_request("GET", t) for t in targets))
+        got = [conn.read_response().json()["target"] for _ in targets]
+        self.assertEqual(got, targets)
+        self.assertLess(time.monotonic() - t0, 1.5, "pipelined answers waited for the candidate")
