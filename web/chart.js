@@ -46,9 +46,12 @@ export function latencyChart(hist, lat, growth) {
   }
   let bmin = Infinity, bmax = -Infinity;
   for (const leg of legs) for (const [b] of hist[leg]) { bmin = Math.min(bmin, Math.max(1, b)); bmax = Math.max(bmax, b); }
-  // Coarser display bins: about 70 across the range, at least one bucket each.
+  // Coarser display bins: fewer when there are few values (2·√n, 12 to 70 across
+  // the range), at least one histogram bucket each.
+  const nmax = Math.max(...legs.map((leg) => hist[leg].reduce((a, [, c]) => a + c, 0)));
+  const target = Math.max(12, Math.min(70, Math.round(2 * Math.sqrt(nmax))));
   const span = bmax - bmin + 1;
-  const k = Math.max(1, Math.ceil(span / 70));
+  const k = Math.max(1, Math.ceil(span / target));
   const nb = Math.ceil(span / k) + 1;
   const lo = bmin - 1, hi = bmin - 1 + nb * k; // bucket edges (bucket b spans edge b-1..b)
   const edgeMs = (e) => Math.pow(g, e) / 1000;
@@ -64,15 +67,20 @@ export function latencyChart(hist, lat, growth) {
     shares[leg] = arr.map((c) => (n ? c / n : 0));
     ymax = Math.max(ymax, ...shares[leg]);
   }
-  ymax = ymax > 0 ? Math.min(1, ymax * 1.1) : 1;
+  // A round step for the share axis (1, 2, 2.5 or 5 times a power of ten).
+  const raw = (ymax > 0 ? ymax : 1) / 4;
+  const p10 = Math.pow(10, Math.floor(Math.log10(raw)));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * p10).find((v) => v >= raw);
+  const nsteps = Math.ceil((ymax > 0 ? ymax : 1) / step - 1e-9);
+  ymax = step * nsteps;
   const Y = (f) => T + (1 - f / ymax) * (H - T - B);
 
   // Grid and axes.
   const grid = s('g', {class: 'grid'});
-  for (let i = 0; i <= 4; i++) {
-    const f = (ymax * i) / 4;
+  for (let i = 0; i <= nsteps; i++) {
+    const f = step * i;
     grid.append(s('line', {x1: L, x2: W - R, y1: Y(f), y2: Y(f)}),
-      s('text', {x: L - 6, y: Y(f) + 4, 'text-anchor': 'end', class: 'tick'}, (f * 100).toFixed(f * 100 < 10 && f > 0 ? 1 : 0) + '%'));
+      s('text', {x: L - 6, y: Y(f) + 4, 'text-anchor': 'end', class: 'tick'}, +(f * 100).toPrecision(3) + '%'));
   }
   for (const v of niceTicks(edgeMs(lo), edgeMs(hi))) {
     grid.append(s('line', {x1: X(v), x2: X(v), y1: T, y2: H - B, class: 'vgrid'}),

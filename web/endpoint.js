@@ -77,6 +77,7 @@ export function mount(root, name, app) {
   const sampleCache = new Map();
   let data = null;
   let recent = null;
+  let painted = '';
 
   const title = h('h1', {class: 'ep-title'}, name);
   const summary = h('div', {class: 'totals'});
@@ -255,6 +256,10 @@ export function mount(root, name, app) {
           api(`/api/v1/samples?endpoint=${enc(name)}`).catch(() => ({samples: []})),
           ...[...open].map((p) => loadSamples(p)),
         ]);
+        // Unchanged answers: leave the DOM alone (keeps a text selection, hover).
+        const sig = JSON.stringify([d, sm, [...sampleCache], app.endpoints?.endpoints?.find((e) => e.name === name)]);
+        if (sig === painted && err.hidden) return;
+        painted = sig;
         data = d;
         recent = (sm.samples || []).slice().sort((a, b) => String(b.time).localeCompare(String(a.time)));
         err.hidden = true;

@@ -55,9 +55,14 @@ export function mount(root, _arg, app) {
       h('div', {class: 'panel-head'}, h('h2', null, 'Endpoints'), count, h('span', {class: 'spacer'}), filter),
       h('div', {class: 'table-wrap'}, table)));
 
-  function paint() {
+  let painted = '';
+  function paint(force) {
     const data = app.endpoints;
     if (!data) return;
+    // Unchanged data, sort and filter: leave the DOM alone (keeps a text selection).
+    const sig = JSON.stringify([data, sort, filter.value]);
+    if (!force && sig === painted) return;
+    painted = sig;
     const v = String(data.verdict || 'unknown');
     const eps = data.endpoints || [];
     const regs = eps.reduce((a, e) => a + (e.regressions || 0), 0);

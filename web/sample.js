@@ -49,15 +49,20 @@ export function mount(root, id, app) {
     const raw = sm.differences?.raw || [];
     const noise = sm.differences?.noise || [];
     // Marks per leg: path -> class.
+    // A raw difference at a path where the secondary differs too is noise in this
+    // trial: grey. Red is kept for what only the candidate changed.
+    const noisy = new Set(noise.map((d) => d.path));
     const marks = {primary: new Map(), secondary: new Map(), candidate: new Map()};
     for (const d of noise) {
       if (d.kind !== 'extra') marks.primary.set(d.path, 'hl-noise');
       if (d.kind !== 'missing') marks.secondary.set(d.path, 'hl-noise');
     }
     for (const d of raw) {
-      if (d.kind !== 'extra') marks.primary.set(d.path, 'hl-diff');
-      if (d.kind !== 'missing') marks.candidate.set(d.path, 'hl-diff');
+      const cls = noisy.has(d.path) ? 'hl-noise' : 'hl-diff';
+      if (d.kind !== 'extra') marks.primary.set(d.path, cls);
+      if (d.kind !== 'missing') marks.candidate.set(d.path, cls);
     }
+    raw.sort((a, b) => noisy.has(a.path) - noisy.has(b.path));
     const found = {primary: new Map(), secondary: new Map(), candidate: new Map()};
     fill(crumbs, h('a', {href: route.overview()}, 'Overview'), ' › ',
       h('a', {href: route.endpoint(sm.endpoint)}, sm.endpoint), ' › ', h('span', null, 'sample ', h('code', null, sm.id)));
@@ -92,7 +97,9 @@ export function mount(root, id, app) {
         h('th', null, which === 'raw' ? 'candidate' : 'secondary'))),
       h('tbody', null, list.map((d) => {
         const tr = h('tr', {class: 'clickable', title: 'show in the responses'},
-          h('td', null, h('code', null, d.path)), h('td', null, d.kind),
+          h('td', null, h('code', null, d.path),
+            which === 'raw' && noisy.has(d.path) ? h('span', {class: 'tag', title: 'the secondary differs from the primary here too'}, 'noise') : null),
+          h('td', null, d.kind),
           h('td', {class: 'val'}, jsonText(d.left)), h('td', {class: 'val'}, jsonText(d.right)));
         tr.addEventListener('click', () => {
           const el = found[which === 'raw' ? 'candidate' : 'secondary'].get(d.path) || found.primary.get(d.path);
@@ -116,7 +123,7 @@ export function mount(root, id, app) {
     fill(box, reqPanel,
       h('section', {class: 'panel'},
         h('div', {class: 'panel-head'}, h('h2', null, 'Differences'),
-          h('span', {class: 'legend-inline'}, h('span', {class: 'sw hl-diff'}), 'primary ≠ candidate', h('span', {class: 'sw hl-noise'}), 'primary ≠ secondary (noise)')),
+          h('span', {class: 'legend-inline'}, h('span', {class: 'sw hl-diff'}), 'candidate differs from primary', h('span', {class: 'sw hl-noise'}), 'secondary differs too (noise)')),
         diffTable(raw, 'raw'),
         h('details', {open: raw.length === 0 && noise.length > 0 || null}, h('summary', null, `noise (${noise.length})`), diffTable(noise, 'noise')),
         patch),
