@@ -1,5 +1,7 @@
 # diffd — build, test and benchmark entry points.
 #
+#   make demo            deps + build, then three example backends, diffd, a replay and
+#                        `diffd check`; the dashboard stays up until Ctrl-C (DEMO_EXIT=1: not)
 #   make                 build build/diffd
 #   make deps            install the Debian packages the build and tests need
 #   make test            unit (cmocka) + fuzz-corpus replay + e2e tests
@@ -53,7 +55,7 @@ FUZZ_REPLAY := $(patsubst tests/fuzz/%.c,$(BUILD)/tests/fuzz/%_replay,$(FUZZ_SRC
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRCS))
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps install test unit-test fuzz-replay e2e-test fuzz bench bench-trials bench-diff format format-check clean
+.PHONY: all demo deps install test unit-test fuzz-replay e2e-test fuzz bench bench-trials bench-diff format format-check clean
 
 all: $(BUILD)/diffd
 
@@ -89,7 +91,7 @@ install: $(BUILD)/diffd
 # install fails (stale lists on an old image).
 DEB_PKGS := build-essential pkg-config libevent-dev node-llhttp libcjson-dev \
 	libcurl4-openssl-dev libpcre2-dev zlib1g-dev libcmocka-dev clang \
-	libclang-rt-14-dev clang-format nginx wrk python3 curl openssl valgrind prometheus
+	libclang-rt-14-dev clang-format nginx wrk python3 python3-yaml curl openssl valgrind prometheus
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; \
@@ -102,6 +104,13 @@ deps:
 		$$SUDO apt-get update -q; fi; \
 	$$SUDO apt-get install -y -q --no-install-recommends $$missing || \
 	{ $$SUDO apt-get update -q && $$SUDO apt-get install -y -q --no-install-recommends $$missing; }
+
+# The README's first command: installs what is missing, builds, then runs
+# examples/demo/demo.py (its docstring lists the DEMO_* knobs). `all` is made after
+# `deps` has finished, also under -j, as it needs the packages.
+demo: deps
+	@$(MAKE) --no-print-directory all
+	DIFFD_BIN=$(abspath $(BUILD)/diffd) $(PYTHON) examples/demo/demo.py
 
 # ---- tests -----------------------------------------------------------------
 
