@@ -10,9 +10,10 @@ function readToken() {
 }
 
 export class ApiError extends Error {
-  constructor(status, message) {
+  constructor(status, message, detail) {
     super(message);
     this.status = status;
+    this.detail = detail || message; // the API's own {"error": ...} text
   }
 }
 
@@ -75,7 +76,7 @@ export async function api(path, opts = {}) {
     if (!r.ok) {
       let msg = '';
       try { msg = JSON.parse(text).error; } catch (e) { /* not JSON */ }
-      throw new ApiError(r.status, `${opts.method || 'GET'} ${path}: ${r.status} ${msg || r.statusText || ''}`.trim());
+      throw new ApiError(r.status, `${opts.method || 'GET'} ${path}: ${r.status} ${msg || r.statusText || ''}`.trim(), msg);
     }
     if (opts.text) return text;
     try {

@@ -76,7 +76,7 @@ export function mount(root) {
       reloadMsg.textContent = `reloaded: ${int(r.rules)} rules`;
     } catch (e) {
       reloadMsg.classList.add('error-text');
-      reloadMsg.textContent = String(e.message);
+      reloadMsg.textContent = 'reload failed, the old rules stay: ' + String(e.detail);
     } finally {
       reloadBtn.disabled = false;
     }
