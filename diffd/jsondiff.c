@@ -46,6 +46,7 @@ struct jsondiff {
     size_t elems_cap;
     struct prule *pr; /* tolerance, unordered and redact paths of the view */
     size_t k, pr_cap;
+    uint32_t *counts;     /* matches per pr entry, added to the rules' counters once per call */
     uint64_t *masks;      /* masks[depth * k + i] */
     size_t masks_cap;     /* in uint64_t */
     struct level *levels; /* per depth: what the masks there say, levels_cap = elems_cap + 1 */
@@ -127,6 +128,7 @@ void jsondiff_free(struct jsondiff *d)
     buf_free(&d->str);
     free(d->elems);
     free(d->pr);
+    free(d->counts);
     free(d->masks);
     free(d->levels);
     free(d);
@@ -163,7 +165,9 @@ static void reset(struct jsondiff *d, const struct rules_view *view)
                 if (d->k == d->pr_cap) {
                     d->pr_cap = d->pr_cap ? d->pr_cap * 2 : 8;
                     d->pr = xrealloc(d->pr, d->pr_cap * sizeof(*d->pr));
+                    d->counts = xrealloc(d->counts, d->pr_cap * sizeof(*d->counts));
                 }
+                d->counts[d->k] = 0;
                 d->pr[d->k].path = rule->args[a].path;
                 d->pr[d->k].rule = rule;
                 d->k++;
@@ -632,7 +636,6 @@ static void diff_unordered(struct jsondiff *d, const cJSON *a, const cJSON *b, s
     struct uel *eb = unordered_elems(d, b, rule->key, nb, hashed);
     struct uel **sb = scratch_alloc(d, (nb ? nb : 1) * sizeof(*sb));
     size_t *pair = scratch_alloc(d, (na ? na : 1) * sizeof(*pair)); /* left i -> sorted right */
-    rules_count(rule, 1);
     /* Sort b by key hash (ties by position) to find partners in O(log n). */
     if (hashed)
         qsort(eb, nb, sizeof(*eb), cmp_uel);
@@ -718,17 +721,21 @@ static bool within_tolerance(const struct rule *r, double x, double y)
 static void diff_node(struct jsondiff *d, const cJSON *a, const cJSON *b, size_t depth, bool sticky)
 {
     const struct rule *tol = NULL, *unord = NULL;
+    size_t tol_i = 0;
     const uint64_t *m = d->masks + depth * d->k;
     for (size_t i = 0; d->levels[depth].hit && i < d->k; i++) {
         if (!m[i] || !jsonpath_state_matches(d->pr[i].path, m[i]))
             continue;
         const struct rule *r = d->pr[i].rule;
-        if (r->kind == RULE_TOLERANCE && !tol)
+        if (r->kind == RULE_TOLERANCE && !tol) {
             tol = r;
-        else if (r->kind == RULE_UNORDERED && !unord)
+            tol_i = i;
+        } else if (r->kind == RULE_UNORDERED && !unord) {
             unord = r;
-        else if (r->kind == RULE_REDACT)
+            d->counts[i]++;
+        } else if (r->kind == RULE_REDACT) {
             sticky = true;
+        }
     }
     int ta = jtype(a), tb = jtype(b);
     if (ta != tb) {
@@ -746,7 +753,7 @@ static void diff_node(struct jsondiff *d, const cJSON *a, const cJSON *b, size_t
         if (a->valuedouble == b->valuedouble)
             return;
         if (tol && within_tolerance(tol, a->valuedouble, b->valuedouble)) {
-            rules_count(tol, 1);
+            d->counts[tol_i]++;
             return;
         }
         emit_body(d, JSONDIFF_VALUE, a, b, depth, redacted_at(d, depth, sticky, a, b), false);
@@ -771,6 +778,12 @@ static void diff_node(struct jsondiff *d, const cJSON *a, const cJSON *b, size_t
 
 static void finish(struct jsondiff *d)
 {
+    /* Counters are shared by all threads: one atomic add per rule and call. */
+    for (size_t i = 0; i < d->k; i++)
+        if (d->counts[i]) {
+            rules_count(d->pr[i].rule, d->counts[i]);
+            d->counts[i] = 0;
+        }
     for (size_t i = 0; i < d->n; i++) {
         d->v[i].path = d->off[i][0] == SIZE_MAX ? NULL : d->str.data + d->off[i][0];
         d->v[i].field = d->off[i][1] == SIZE_MAX ? NULL : d->str.data + d->off[i][1];

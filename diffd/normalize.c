@@ -31,7 +31,9 @@ struct walk {
     struct buf tmp;
     size_t changed;                /* redact: values masked */
     struct rules_matcher *matcher; /* created at the first replace */
+    uint32_t *counts;              /* matches per rule path, added to the counters at the end */
     struct prule stack_pr[WALK_STACK_RULES];
+    uint32_t stack_counts[WALK_STACK_RULES];
     uint64_t stack_masks[WALK_STACK_MASKS];
 };
 
@@ -40,6 +42,8 @@ static void walk_init(struct walk *w, size_t k)
 {
     w->k = k;
     w->pr = k <= WALK_STACK_RULES ? w->stack_pr : xcalloc(k, sizeof(*w->pr));
+    w->counts = k <= WALK_STACK_RULES ? w->stack_counts : xmalloc(k * sizeof(*w->counts));
+    memset(w->counts, 0, k * sizeof(*w->counts));
     w->masks = w->stack_masks;
     w->masks_cap = WALK_STACK_MASKS;
     w->changed = 0;
@@ -308,13 +312,13 @@ static bool visit(struct walk *w, cJSON *node, size_t depth, enum walk_mode mode
             continue;
         const struct rule *r = w->pr[i].rule;
         if (mode == WALK_REDACT) {
-            rules_count(r, 1);
+            w->counts[i]++;
             mask_node(node);
             w->changed++;
             return false;
         }
         if (r->kind == RULE_IGNORE) {
-            rules_count(r, 1);
+            w->counts[i]++;
             return true;
         }
         if (r->kind == RULE_REPLACE && (node->type & 0xff) == cJSON_String && node->valuestring) {
@@ -322,7 +326,7 @@ static bool visit(struct walk *w, cJSON *node, size_t depth, enum walk_mode mode
             if (!w->matcher)
                 w->matcher = rules_matcher_new();
             if (rules_replace(r, s, strlen(s), &w->tmp, w->matcher) == 1) {
-                rules_count(r, 1);
+                w->counts[i]++; /* a replace counts when it changed something */
                 set_string(node, w->tmp.data, w->tmp.len);
             }
         }
@@ -375,6 +379,12 @@ static bool walk_tree(struct walk *w, cJSON *root, enum walk_mode mode)
 
 static void walk_free(struct walk *w)
 {
+    /* Counters are shared by all threads: one atomic add per rule and walk. */
+    for (size_t i = 0; i < w->k; i++)
+        if (w->counts[i])
+            rules_count(w->pr[i].rule, w->counts[i]);
+    if (w->counts != w->stack_counts)
+        free(w->counts);
     if (w->pr != w->stack_pr)
         free(w->pr);
     if (w->masks != w->stack_masks)
@@ -418,6 +428,7 @@ static int lower_c(int c)
 struct header_rule {
     const char *name;
     const struct rule *rule;
+    uint32_t count; /* matches in this response */
 };
 
 struct header_rules {
@@ -451,7 +462,7 @@ static void header_rules_collect(const struct rules_view *view, struct header_ru
                     hr->v = v;
                     hr->cap *= 2;
                 }
-                hr->v[hr->n++] = (struct header_rule){rule->args[a].name, rule};
+                hr->v[hr->n++] = (struct header_rule){rule->args[a].name, rule, 0};
             }
         }
     }
@@ -459,6 +470,9 @@ static void header_rules_collect(const struct rules_view *view, struct header_ru
 
 static void header_rules_free(struct header_rules *hr)
 {
+    for (size_t i = 0; i < hr->n; i++)
+        if (hr->v[i].count)
+            rules_count(hr->v[i].rule, hr->v[i].count);
     if (hr->v != hr->stack)
         free(hr->v);
 }
@@ -518,7 +532,7 @@ static void normalize_head(const struct rules_view *view, const struct http_resp
         bool ignored = false;
         for (size_t k = 0; k < hr.n && !ignored; k++)
             if (hr.v[k].rule->kind != RULE_REPLACE && strcmp(hr.v[k].name, lname) == 0) {
-                rules_count(hr.v[k].rule, 1);
+                hr.v[k].count++;
                 ignored = true;
             }
         if (ignored) {
@@ -539,7 +553,7 @@ static void normalize_head(const struct rules_view *view, const struct http_resp
                 continue;
             const char *v = str.data + value_off;
             if (rules_replace(hr.v[k].rule, v, strlen(v), &tmp, NULL) == 1) {
-                rules_count(hr.v[k].rule, 1);
+                hr.v[k].count++;
                 value_off = str.len;
                 buf_append(&str, tmp.data, tmp.len + 1);
             }
