@@ -248,8 +248,11 @@ def _collect(ex, ids, args, counts, failed):
             print(_indent(detail))
             if log.strip():
                 print(_indent("---- test output ----\n" + log[-8000:]))
-        elif args.verbose and log.strip():
-            print(_indent(log[-4000:]))
+        elif args.verbose:
+            if outcome == "xfail":
+                print(_indent(detail))
+            if log.strip():
+                print(_indent(log[-4000:]))
         counts["skip" if outcome == "xfail" else outcome] += 1
         if outcome == "fail":
             failed.append(test_id)
