@@ -34,7 +34,12 @@ function parseRoute() {
 
 const VIEWS = {overview, endpoint, sample, rules};
 
+let lastHash = null;
+const scrolls = new Map(); // route -> scroll position, restored on back/forward
+
 function navigate() {
+  if (lastHash !== null) scrolls.set(lastHash, window.scrollY);
+  lastHash = location.hash || '#/';
   const r = parseRoute();
   if (app.view && app.view.destroy) app.view.destroy();
   const root = $('view');
@@ -49,6 +54,8 @@ function navigate() {
   }
   app.view = VIEWS[r.name].mount(root, r.arg, app);
   window.scrollTo(0, 0);
+  const y = scrolls.get(lastHash) || 0;
+  if (y) app.view.afterPaint = () => window.scrollTo(0, y);
   refresh();
 }
 
@@ -101,7 +108,10 @@ function refresh() {
       app.endpoints = eps;
       app.config = cfg;
       updateHeader();
-      if (view && view === app.view && view.refresh) await view.refresh();
+      if (view && view === app.view && view.refresh) {
+        await view.refresh();
+        if (view.afterPaint) { const f = view.afterPaint; view.afterPaint = null; f(); }
+      }
       showConnError(null);
     } catch (e) {
       showConnError(e);

@@ -139,6 +139,7 @@ function member(key, node, path, last, marks, found, count) {
       div.append(h('div', {class: 'jl'}, keyEl, open + close + comma));
       return div;
     }
+    div.classList.add('jbox');
     div.append(h('div', {class: 'jl'}, keyEl, open));
     const body = h('div', {class: 'jc'});
     kids.forEach((kid, idx) => {
@@ -149,6 +150,9 @@ function member(key, node, path, last, marks, found, count) {
     div.append(body, h('div', {class: 'jl'}, close + comma));
     return div;
   }
-  div.append(h('div', {class: 'jl'}, keyEl, scalar(node), comma));
+  // A scalar member is one line: the member element is its own line (fewer nodes).
+  div.classList.add('jl');
+  if (keyEl) div.append(...keyEl.filter(Boolean));
+  div.append(scalar(node), comma);
   return div;
 }

@@ -309,8 +309,12 @@ test('sample view: three responses side by side, the differing path highlighted'
   await page.click('#fields tr.field[data-field="$.total"] .field-name');
   const link = page.locator('#fields tr.details a.sample-link').first();
   const id = await link.textContent();
+  await page.setViewportSize({width: 1280, height: 400});
+  await page.evaluate(() => window.scrollTo(0, 250));
+  const y = await page.evaluate(() => window.scrollY);
   await link.click();
   await page.waitForSelector('[data-leg="candidate"] .json');
+  await page.setViewportSize({width: 1440, height: 900});
   eq(await page.evaluate(() => location.hash), '#/sample/' + encodeURIComponent(id), 'route');
   for (const leg of ['primary', 'secondary', 'candidate']) {
     assert(await page.locator(`[data-leg="${leg}"] .json`).count() === 1, `${leg} body rendered`);
@@ -338,6 +342,13 @@ test('sample view: three responses side by side, the differing path highlighted'
   await page.waitForFunction(() => /"op": "replace"/.test(document.querySelector('details.patch pre').textContent));
   assert((await page.textContent('details.patch pre')).includes('"/total"'), 'patch names /total');
   await shot(page, 'sample');
+  // Back to the endpoint: the open field and the scroll position come back.
+  await page.setViewportSize({width: 1280, height: 400});
+  await page.goBack();
+  await page.waitForSelector('#fields tr.details[data-details="$.total"]');
+  await page.waitForFunction((want) => Math.abs(window.scrollY - want) <= 2, y, {timeout: 3000})
+    .catch(async () => { throw new AssertionError(`scroll after back: ${await page.evaluate(() => window.scrollY)}, was ${y}`); });
+  await page.setViewportSize({width: 1440, height: 900});
 });
 
 test('rules view: rules with match counts, suggested rules with a copy button', async (t) => {
