@@ -18,6 +18,8 @@ class RespondTest(TrioTest):
         self.assertEqual(r.header("X-Backend-Name"), "primary")
         self.assertEqual(r.header("X-Answer"), "from-backend")
         self.assertEqual(r.header("Cache-Control"), "max-age=60")
+        self.assertTrue((r.header("Server") or "").startswith("e2e-backend"), r.headers)
+        self.assertEqual(len(r.header_all("Content-Length")), 1, r.headers)
 
     def test_primary_status_and_body_passed_through(self):
         p, s, c, d = self.trio()
