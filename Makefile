@@ -96,14 +96,15 @@ deps:
 	@missing=$$(for p in $(DEB_PKGS); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; \
 	done); \
-	if [ -z "$$missing" ]; then echo "deps: all installed"; exit 0; fi; \
+	if [ -z "$$missing" ]; then echo "deps: all Debian packages installed"; else \
 	echo "deps: installing $$missing"; \
 	SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	export DEBIAN_FRONTEND=noninteractive; \
 	if [ -z "$$(ls /var/lib/apt/lists/ 2>/dev/null | grep -v -e lock -e partial)" ]; then \
 		$$SUDO apt-get update -q; fi; \
 	$$SUDO apt-get install -y -q --no-install-recommends $$missing || \
-	{ $$SUDO apt-get update -q && $$SUDO apt-get install -y -q --no-install-recommends $$missing; }
+	{ $$SUDO apt-get update -q && $$SUDO apt-get install -y -q --no-install-recommends $$missing; }; fi
+	@sh tests/web/run.sh --install
 
 # The README's first command: installs what is missing, builds, then runs
 # examples/demo/demo.py (its docstring lists the DEMO_* knobs). `all` is made after
@@ -141,7 +142,17 @@ fuzz-replay: $(FUZZ_REPLAY)
 e2e-test: $(BUILD)/diffd
 	DIFFD_BIN=$(abspath $(BUILD)/diffd) $(PYTHON) tests/e2e/run.py
 
-test: all unit-test fuzz-replay e2e-test
+# Dashboard in headless Chromium (playwright-core from npm, Debian's chromium).
+web-test: $(BUILD)/diffd
+	DIFFD_BIN=$(abspath $(BUILD)/diffd) sh tests/web/run.sh
+
+# The README's test command: installs what is missing first (like make demo),
+# then everything in order (also under -j).
+test: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory unit-test fuzz-replay
+	@$(MAKE) --no-print-directory e2e-test
+	@$(MAKE) --no-print-directory web-test
 
 fuzz: $(FUZZ_BINS)
 	@set -e; for f in $(FUZZ_BINS); do \

@@ -209,6 +209,13 @@ size_t reqparser_feed(struct reqparser *p, const char *data, size_t len, enum re
         *res = RP_REQUEST;
         return len;
     }
+    if (e == HPE_PAUSED_H2_UPGRADE) {
+        /* "PRI * HTTP/2.0": an HTTP/2 client with prior knowledge. */
+        p->error_status = 505;
+        snprintf(p->error_msg, sizeof(p->error_msg),
+                 "HTTP/2 is not supported here: send HTTP/1.1 (mirrors such as nginx and "
+                 "Envoy can be told to)");
+    }
     if (!p->error_status) {
         p->error_status = 400;
         snprintf(p->error_msg, sizeof(p->error_msg), "malformed request: %s",

@@ -84,6 +84,7 @@ static const struct case_ cases[] = {
     {"valid then malformed", "GET /ok HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/9.x\r\n\r\n", 1, 400},
     {"LF-only line endings are not accepted (no lenient mode)", "GET / HTTP/1.1\nHost: x\n\n", 0,
      400},
+    {"HTTP/2 prior-knowledge preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 0, 505},
 };
 
 static void test_table(void **state)
