@@ -82,7 +82,14 @@ export function latencyChart(hist, lat, growth) {
     grid.append(s('line', {x1: L, x2: W - R, y1: Y(f), y2: Y(f)}),
       s('text', {x: L - 6, y: Y(f) + 4, 'text-anchor': 'end', class: 'tick'}, +(f * 100).toPrecision(3) + '%'));
   }
-  for (const v of niceTicks(edgeMs(lo), edgeMs(hi))) {
+  // Rounder values first (1, 5, 2 × 10^k, then the rest); skip labels that would touch.
+  const rank = (v) => { const m = +(v / Math.pow(10, Math.floor(Math.log10(v) + 1e-9))).toFixed(3); return m === 1 ? 0 : m === 5 ? 1 : m === 2 ? 2 : 3; };
+  const kept = [];
+  for (const v of niceTicks(edgeMs(lo), edgeMs(hi)).sort((a, b) => rank(a) - rank(b))) {
+    if (kept.some((k) => Math.abs(X(k) - X(v)) < 56)) continue;
+    kept.push(v);
+  }
+  for (const v of kept) {
     grid.append(s('line', {x1: X(v), x2: X(v), y1: T, y2: H - B, class: 'vgrid'}),
       s('text', {x: X(v), y: H - B + 16, 'text-anchor': 'middle', class: 'tick'}, tickLabel(v)));
   }
