@@ -119,7 +119,8 @@ export function mount(root, name, app) {
         ...LEGS.map((l) => {
           const st = sm.status?.[l];
           const differs = l !== 'primary' && st !== sm.status?.primary;
-          return h('td', {class: ['num', differs && 'worse']}, st === 0 || st == null ? 'err' : String(st));
+          if (st == null) return h('td', {class: 'num muted', title: 'not sent'}, '–');
+          return h('td', {class: ['num', differs && 'worse']}, st === 0 ? 'err' : String(st));
         }),
         h('td', {class: 'paths'}, (sm.fields || []).slice(0, 8).map((p, i) => [i ? ' ' : '',
           h('code', {class: p === highlight ? 'hl' : null}, short(p, 60))]),
@@ -225,7 +226,8 @@ export function mount(root, name, app) {
     fill(regsBox, regFields.length || d.latency_regression ? h('section', {class: 'panel panel-bad'},
       h('h2', null, 'Regressions'),
       h('ul', {class: 'reg-list'},
-        regFields.map((f) => h('li', null, h('code', null, f.path), ` — candidate differs in ${int(f.raw)} of ${int(d.compared)} trials, secondary in ${int(f.noise)} (${kindsText(f.kinds)})`)),
+        regFields.map((f) => h('li', null, h('code', null, f.path), ` — candidate differs in ${int(f.raw)} of ${int(d.compared)} trials, ` +
+          (app.endpoints?.noise_subtraction === false ? 'no secondary to measure noise' : `secondary in ${int(f.noise)}`) + ` (${kindsText(f.kinds)})`)),
         d.latency_regression ? h('li', null, 'latency — candidate p50 ', ms(d.latency_ms?.candidate?.p50), ' / p99 ', ms(d.latency_ms?.candidate?.p99),
           ' vs primary ', ms(d.latency_ms?.primary?.p50), ' / ', ms(d.latency_ms?.primary?.p99)) : null)) : null);
 

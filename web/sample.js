@@ -127,7 +127,10 @@ export function mount(root, id, app) {
         diffTable(raw, 'raw'),
         h('details', {open: raw.length === 0 && noise.length > 0 || null}, h('summary', null, `noise (${noise.length})`), diffTable(noise, 'noise')),
         patch),
-      h('div', {class: 'legs'}, LEGS.map(column)));
+      // Without --secondary there is no secondary response: two columns, more room.
+      sm.responses?.secondary ? h('div', {class: 'legs'}, LEGS.map(column))
+        : [h('p', {class: 'note'}, 'diffd runs without a secondary: noise is not measured, every difference counts.'),
+          h('div', {class: 'legs legs-2'}, ['primary', 'candidate'].map(column))]);
     loaded = true;
   }
 

@@ -71,7 +71,7 @@ async function startBackend(name, script, args) {
 }
 
 async function startDiffd(name, p, s, c, extra) {
-  const argv = [DIFFD_BIN, 'serve', '--primary', p, '--secondary', s, '--candidate', c,
+  const argv = [DIFFD_BIN, 'serve', '--primary', p, ...(s ? ['--secondary', s] : []), '--candidate', c,
     '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--threads', '1', ...extra];
   const {entry, m} = await start(name, argv, LISTEN_RE);
   return {name, entry, port: Number(m[2]), admin: Number(m[4]), url: `http://127.0.0.1:${m[4]}`};
@@ -513,6 +513,20 @@ test('token prompt: 401 asks for the token, a wrong one is refused, the right on
   assert(!(await page.isVisible('#token-overlay')), 'no prompt after a reload in the same tab');
 });
 
+test('without --secondary: the overview says so, samples show two columns', async (t) => {
+  const page = await newPage(t);
+  await page.goto(env.nosec.url + '/');
+  await page.waitForSelector('#verdict.verdict-fail');
+  assert(/no noise subtraction/.test(await page.textContent('#verdict')), 'verdict banner flags it');
+  await page.goto(env.nosec.url + '/#/endpoint/' + encodeURIComponent(ORDERS));
+  await page.waitForSelector('#fields tr.field[data-field="$.total"].regressed');
+  assert(/no secondary/.test(await page.textContent('.reg-list')), 'regression text says noise is not measured');
+  await page.click('#view .samples a.sample-link');
+  await page.waitForSelector('[data-leg="candidate"] .jm.hl-diff[data-path="$.total"]');
+  eq(JSON.stringify(await page.$$eval('[data-leg]', (els) => els.map((e) => e.dataset.leg))), '["primary","candidate"]', 'two columns');
+  await shot(page, 'sample-no-secondary');
+});
+
 test('clear: two clicks forget the statistics', async (t) => {
   const page = await newPage(t);
   await page.goto(env.shop.url + '/');
@@ -565,10 +579,11 @@ async function setup() {
     startBackend('hostile-secondary', HOSTILE, ['--role', 'secondary']),
     startBackend('hostile-candidate', HOSTILE, ['--role', 'candidate']),
   ]);
-  [env.shop, env.xss, env.tok] = await Promise.all([
+  [env.shop, env.xss, env.tok, env.nosec] = await Promise.all([
     startDiffd('diffd-shop', p, s, c, ['--rules', rules]),
     startDiffd('diffd-xss', hp, hs, hc, []),
     startDiffd('diffd-token', p, s, c, ['--rules', path.join(REPO, 'examples', 'api', 'shop.rules'), '--admin-token', TOKEN]),
+    startDiffd('diffd-no-secondary', p, null, c, ['--rules', path.join(REPO, 'examples', 'api', 'shop.rules')]),
   ]);
 
   const words = ['mug', 'tea', 'kettle', 'cup', 'jug'];
@@ -582,8 +597,9 @@ async function setup() {
     xss.push([`/h/${i}?q=<script>`, {'Canonical-Resource': HOSTILE_EP}], [`/plain/${i}`]);
   }
   const tok = shop.filter(([u]) => u.startsWith('/orders/')).slice(0, 20);
-  await Promise.all([traffic(env.shop, shop), traffic(env.xss, xss), traffic(env.tok, tok)]);
-  await Promise.all([settle(env.shop, shop.length), settle(env.xss, xss.length), settle(env.tok, tok.length)]);
+  await Promise.all([traffic(env.shop, shop), traffic(env.xss, xss), traffic(env.tok, tok), traffic(env.nosec, tok)]);
+  await Promise.all([settle(env.shop, shop.length), settle(env.xss, xss.length), settle(env.tok, tok.length),
+    settle(env.nosec, tok.length)]);
 
   userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'diffd-web-chromium-'));
   browser = await chromium.launchPersistentContext(userDataDir, {
