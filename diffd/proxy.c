@@ -217,6 +217,17 @@ void proxy_handle(struct worker *w, struct conn *c, struct http_request *req)
              (unsigned long long)++w->seq);
     stat_add(&w->stats.received, 1);
 
+    if (strcmp(t->req.target, "*") == 0) {
+        /* OPTIONS * asks about the server, not a resource: answered here,
+         * since a mirror has no single backend to speak for. */
+        struct headers h = {0};
+        headers_add(&h, "Allow", 5, "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS", 44);
+        server_respond(c, 200, "OK", &h, "", 0);
+        headers_free(&h);
+        http_request_free(&t->req);
+        free(t);
+        return;
+    }
     rewrite_original_uri(&t->req);
     const struct ruleset *rs = w->ctx->rules ? liverules_current(w->ctx->rules) : NULL;
     route_resolve(rs, t->req.method, t->req.target,

@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util.h"
@@ -99,6 +100,43 @@ static int on_header_value_complete(llhttp_t *h)
     return 0;
 }
 
+/* Brings the request target to origin-form ("/path?query"), the only form
+ * legs are sent (RFC 9112 §3.2): absolute-form ("http://host/p") gives its
+ * path, and its authority replaces Host (§3.2.2); "*" stays only for OPTIONS.
+ * Anything else is refused, so a target can never steer a leg elsewhere. */
+static int normalize_target(struct reqparser *p)
+{
+    char *t = p->req.target;
+    if (t[0] == '/')
+        return 0;
+    if (strcmp(t, "*") == 0) {
+        if (p->parser.method == HTTP_OPTIONS)
+            return 0;
+        snprintf(p->error_msg, sizeof(p->error_msg),
+                 "malformed request: the target \"*\" is only valid with OPTIONS");
+        return -1;
+    }
+    size_t skip = ascii_ncasecmp(t, "http://", 7) == 0    ? 7
+                  : ascii_ncasecmp(t, "https://", 8) == 0 ? 8
+                                                          : 0;
+    if (skip) {
+        const char *auth = t + skip;
+        size_t alen = strcspn(auth, "/?#");
+        if (alen > 0 && memchr(auth, '@', alen) == NULL) {
+            const char *rest = auth + alen;
+            char *path = rest[0] == '/' ? xstrdup(rest) : xasprintf("/%s", rest);
+            headers_remove(&p->req.headers, "Host");
+            headers_add(&p->req.headers, "Host", 4, auth, alen);
+            free(p->req.target);
+            p->req.target = path;
+            return 0;
+        }
+    }
+    snprintf(p->error_msg, sizeof(p->error_msg),
+             "malformed request: the target must be a path (\"/...\") or an absolute http URL");
+    return -1;
+}
+
 static int on_headers_complete(llhttp_t *h)
 {
     struct reqparser *p = P(h);
@@ -109,6 +147,12 @@ static int on_headers_complete(llhttp_t *h)
     }
     p->req.method = xstrdup(llhttp_method_name((llhttp_method_t)h->method));
     p->req.target = p->url.len ? xstrndup(p->url.data, p->url.len) : xstrdup("/");
+    if (normalize_target(p) == -1) {
+        char msg[sizeof(p->error_msg)];
+        memcpy(msg, p->error_msg, sizeof(msg));
+        fail(h, 400, msg);
+        return -1;
+    }
     if ((h->flags & F_CONTENT_LENGTH) && h->content_length > p->max_body) {
         fail(h, 413, "request body larger than --max-body");
         return -1;

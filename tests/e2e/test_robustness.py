@@ -4,7 +4,7 @@ connections, answer without a length, or restart between requests."""
 import socket
 import time
 
-from e2elib import RawConn, TrioTest, known_bug, raw_request, wait_until
+from e2elib import RawConn, TrioTest, raw_request, wait_until
 
 
 class RobustnessTest(TrioTest):
@@ -102,9 +102,6 @@ class RobustnessTest(TrioTest):
         except AssertionError:
             return None
 
-    @known_bug("absolute-form target 'GET http://shop.example/abs/path?q=1' is appended to the "
-               "backend URL: 502 'primary backend: refused (cannot resolve backend host)' and "
-               "counted as a primary error")
     def test_absolute_form_target(self):
         p, s, c, d = self.trio()
         # RFC 9112 3.2.2: a server MUST accept absolute-form; the legs get its path.
@@ -121,10 +118,6 @@ class RobustnessTest(TrioTest):
             self.assertEqual(rec["target"], "/abs/path?q=1")
         self.assertEqual(d.healthz()["legs"]["primary"]["error"], 0)
 
-    @known_bug("asterisk-form targets are appended to the backend URL: 'GET * HTTP/1.1' and "
-               "'OPTIONS * HTTP/1.1' get 502 'primary backend: refused (cannot resolve backend "
-               "host)' and count as primary errors; expected 400 for GET *, and for OPTIONS * "
-               "an answer that does not blame the primary")
     def test_asterisk_targets(self):
         p, s, c, d = self.trio()
         conn = RawConn(d.port)

@@ -84,6 +84,10 @@ static const struct case_ cases[] = {
     {"valid then malformed", "GET /ok HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/9.x\r\n\r\n", 1, 400},
     {"LF-only line endings are not accepted (no lenient mode)", "GET / HTTP/1.1\nHost: x\n\n", 0,
      400},
+    {"asterisk target without OPTIONS", "GET * HTTP/1.1\r\nHost: x\r\n\r\n", 0, 400},
+    {"asterisk target with OPTIONS", "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n", 1, 0},
+    {"relative target", "GET users/1 HTTP/1.1\r\nHost: x\r\n\r\n", 0, 400},
+    {"absolute target with userinfo", "GET http://u@h/x HTTP/1.1\r\nHost: x\r\n\r\n", 0, 400},
     {"HTTP/2 prior-knowledge preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 0, 505},
 };
 
@@ -125,6 +129,28 @@ static void test_fields(void **state)
         assert_string_equal(r[0].headers.v[2].value, "b");
         assert_int_equal(r[0].body.len, 5);
         assert_memory_equal(r[0].body.data, "abcde", 5);
+        http_request_free(&r[0]);
+    }
+}
+
+static void test_absolute_form(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *target, *host;
+    } forms[] = {
+        {"GET http://shop.example/abs/path?q=1 HTTP/1.1\r\nHost: other\r\n\r\n", "/abs/path?q=1",
+         "shop.example"},
+        {"GET HTTPS://api:8443 HTTP/1.1\r\n\r\n", "/", "api:8443"},
+        {"GET http://api?x=1 HTTP/1.1\r\nHost: api\r\n\r\n", "/?x=1", "api"},
+    };
+    for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+        struct http_request r[8];
+        int status;
+        bool need_more;
+        assert_int_equal(parse_all(forms[i].in, strlen(forms[i].in), 0, r, &status, &need_more), 1);
+        assert_string_equal(r[0].target, forms[i].target);
+        assert_string_equal(headers_get(&r[0].headers, "Host"), forms[i].host);
         http_request_free(&r[0]);
     }
 }
@@ -229,6 +255,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table),
         cmocka_unit_test(test_fields),
+        cmocka_unit_test(test_absolute_form),
         cmocka_unit_test(test_header_block_limit),
         cmocka_unit_test(test_chunked_body_limit),
         cmocka_unit_test(test_expect_continue_and_keepalive),
