@@ -260,6 +260,11 @@ test('overview: verdict fail, the regressed endpoint first, sortable columns', a
   await page.fill('#view input.filter', 'search');
   eq(await page.locator('#endpoints tbody tr').count(), 1, 'filter keeps one row');
   await page.fill('#view input.filter', '');
+  // The dark scheme follows the system setting.
+  await page.emulateMedia({colorScheme: 'dark'});
+  const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  assert(bg !== 'rgb(244, 245, 247)', 'dark background under prefers-color-scheme: dark: ' + bg);
+  await shot(page, 'overview-dark');
 });
 
 test('endpoint view: regressed field first with bars, latency chart, open the field', async (t) => {
