@@ -51,9 +51,8 @@ static void walk_init(struct walk *w, size_t k)
     memset(&w->tmp, 0, sizeof(w->tmp));
 }
 
-static const char *media_type(const struct headers *h, size_t *len)
+static const char *media_type(const char *ct, size_t *len)
 {
-    const char *ct = headers_get(h, "content-type");
     if (!ct) {
         *len = 0;
         return "";
@@ -477,66 +476,75 @@ static void header_rules_free(struct header_rules *hr)
         free(hr->v);
 }
 
-static bool dropped_header(const char *name)
+/* Takes a lowercase name. */
+static bool dropped_header(const char *lname)
 {
     /* Every hop-by-hop name and content-length start with one of these. */
-    int c = lower_c((unsigned char)name[0]);
+    char c = lname[0];
     if (c != 'c' && c != 'k' && c != 'p' && c != 't' && c != 'u')
         return false;
-    return http_is_hop_by_hop(name) || ascii_casecmp(name, "content-length") == 0;
+    return strcmp(lname, "content-length") == 0 || http_is_hop_by_hop(lname);
 }
 
 /* Status and headers. Names are lowercased, sorted and merged (repeated
  * headers joined with ", " in arrival order); hop-by-hop headers and
  * Content-Length are dropped, then ignore-header and replace header.NAME
  * apply. All strings go to one block and all nodes to another, so a response
- * costs a handful of allocations however many headers it has. */
+ * costs a handful of allocations however many headers it has. The raw
+ * Content-Type and Content-Encoding (first of each) are returned for the body. */
 static void normalize_head(const struct rules_view *view, const struct http_response *resp,
-                           bool keep_status, struct norm_response *out)
+                           bool keep_status, struct norm_response *out, const char **ctype,
+                           const char **cenc)
 {
     const struct headers *h = &resp->headers;
-    size_t stack_idx[64];
+    size_t stack_idx[64], stack_lo[64];
     size_t *idx = h->n <= 64 ? stack_idx : xmalloc(h->n * sizeof(*idx));
-    size_t n = 0, total = 0;
+    size_t *lo = h->n <= 64 ? stack_lo : xmalloc(h->n * sizeof(*lo)); /* lowercase name offsets */
+    size_t total = 1;
+    for (size_t i = 0; i < h->n; i++)
+        total += strlen(h->v[i].name) + strlen(h->v[i].value) + 4;
+    struct buf str = {0};
+    struct buf tmp = {0};
+    buf_reserve(&str, total);
+    size_t n = 0;
     for (size_t i = 0; i < h->n; i++) {
-        const char *name = h->v[i].name;
-        if (dropped_header(name))
+        lo[i] = str.len;
+        buf_append(&str, h->v[i].name, strlen(h->v[i].name) + 1);
+        char *lname = str.data + lo[i];
+        for (char *c = lname; *c; c++)
+            *c = (char)lower_c((unsigned char)*c);
+        if (!*ctype && strcmp(lname, "content-type") == 0)
+            *ctype = h->v[i].value;
+        else if (!*cenc && strcmp(lname, "content-encoding") == 0)
+            *cenc = h->v[i].value;
+        if (dropped_header(lname))
             continue;
         /* Insertion sort by name: stable, so repeated headers keep arrival order. */
         size_t j = n++;
-        while (j > 0 && ascii_casecmp(h->v[idx[j - 1]].name, name) > 0) {
+        while (j > 0 && strcmp(str.data + lo[idx[j - 1]], lname) > 0) {
             idx[j] = idx[j - 1];
             j--;
         }
         idx[j] = i;
-        total += strlen(name) + strlen(h->v[i].value) + 4;
     }
     struct header_rules hr;
     header_rules_collect(view, &hr);
-    struct buf str = {0};
-    struct buf tmp = {0};
-    buf_reserve(&str, total);
     size_t stack_off[64][2];
     size_t(*off)[2] = n <= 64 ? stack_off : xmalloc(n * sizeof(*off));
     size_t nout = 0;
     for (size_t i = 0; i < n;) {
-        const char *name = h->v[idx[i]].name;
+        size_t name_off = lo[idx[i]];
         size_t j = i + 1;
-        while (j < n && ascii_casecmp(h->v[idx[j]].name, name) == 0)
+        while (j < n && strcmp(str.data + lo[idx[j]], str.data + name_off) == 0)
             j++;
-        size_t name_off = str.len;
-        buf_append(&str, name, strlen(name) + 1);
-        char *lname = str.data + name_off;
-        for (char *c = lname; *c; c++)
-            *c = (char)lower_c((unsigned char)*c);
         bool ignored = false;
         for (size_t k = 0; k < hr.n && !ignored; k++)
-            if (hr.v[k].rule->kind != RULE_REPLACE && strcmp(hr.v[k].name, lname) == 0) {
+            if (hr.v[k].rule->kind != RULE_REPLACE &&
+                strcmp(hr.v[k].name, str.data + name_off) == 0) {
                 hr.v[k].count++;
                 ignored = true;
             }
         if (ignored) {
-            str.len = name_off;
             i = j;
             continue;
         }
@@ -565,7 +573,7 @@ static void normalize_head(const struct rules_view *view, const struct http_resp
     }
     out->nodes_ = xcalloc(nout + 1, sizeof(cJSON));
     out->headers = xcalloc(nout ? nout : 1, sizeof(*out->headers));
-    out->strings_ = buf_steal(&str);
+    out->strings_ = str.data ? buf_steal(&str) : xstrdup("");
     for (size_t i = 0; i < nout; i++) {
         cJSON *node = &out->nodes_[i];
         node->type = cJSON_String | cJSON_IsReference;
@@ -587,6 +595,8 @@ static void normalize_head(const struct rules_view *view, const struct http_resp
         free(off);
     if (idx != stack_idx)
         free(idx);
+    if (lo != stack_lo)
+        free(lo);
 }
 
 static void replace_string_node(const struct rules_view *view, enum rule_target target, cJSON *node,
@@ -620,7 +630,8 @@ static bool target_ruled(const struct rules_view *view, enum rule_kind kind,
 }
 
 static void normalize_body(const struct rules_view *view, const struct http_response *resp,
-                           size_t max_body, struct norm_response *out)
+                           size_t max_body, const char *ctype, const char *cenc,
+                           struct norm_response *out)
 {
     const char *data = resp->body.data ? resp->body.data : "";
     size_t len = resp->body.len;
@@ -629,8 +640,7 @@ static void normalize_body(const struct rules_view *view, const struct http_resp
     out->body_kind = NORM_BODY_NONE;
     if (len == 0 || target_ruled(view, RULE_IGNORE, RULE_TARGET_BODY))
         goto out;
-    int dec = normalize_decode(headers_get(&resp->headers, "content-encoding"), data, len, max_body,
-                               &decoded);
+    int dec = normalize_decode(cenc, data, len, max_body, &decoded);
     if (dec == 1) {
         data = decoded.data;
         len = decoded.len;
@@ -654,7 +664,7 @@ static void normalize_body(const struct rules_view *view, const struct http_resp
         goto out;
     }
     size_t mtlen;
-    const char *mt = media_type(&resp->headers, &mtlen);
+    const char *mt = media_type(ctype, &mtlen);
     bool json_type = is_json_type(mt, mtlen);
     if (json_type || (!is_binary_type(mt, mtlen) && looks_like_json(data, len))) {
         cJSON *tree = cJSON_ParseWithLength(data, len);
@@ -701,8 +711,10 @@ void normalize_response(const struct rules_view *view, const struct http_respons
     out->error = resp->error;
     if (resp->error != LEG_OK)
         return;
-    normalize_head(view, resp, !target_ruled(view, RULE_IGNORE, RULE_TARGET_STATUS), out);
-    normalize_body(view, resp, max_body, out);
+    const char *ctype = NULL, *cenc = NULL;
+    normalize_head(view, resp, !target_ruled(view, RULE_IGNORE, RULE_TARGET_STATUS), out, &ctype,
+                   &cenc);
+    normalize_body(view, resp, max_body, ctype, cenc, out);
 }
 
 void normalize_free(struct norm_response *n)
