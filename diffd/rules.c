@@ -181,9 +181,6 @@ static char *unquote(const char *s, size_t len, size_t *bad)
     return buf_steal(&b);
 }
 
-/* Splits a directive line into tokens. regex_at is the index of the token
- * that is a /regex/flags (or SIZE_MAX). Returns the count or -1 on error
- * (recorded). */
 /* Frees the values of the first n tokens after an error; returns -1. */
 static int untokenize(struct tok *toks, size_t n)
 {
@@ -194,6 +191,9 @@ static int untokenize(struct tok *toks, size_t n)
     return -1;
 }
 
+/* Splits a directive line into tokens. Token regex_at_for_replace of a
+ * `replace` line is a /regex/flags. Returns the count, or -1 on error
+ * (recorded, and no token value left allocated). */
 static int tokenize(struct lineparse *lp, const char *line, size_t len, struct tok *toks,
                     size_t regex_at_for_replace)
 {
