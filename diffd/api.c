@@ -227,6 +227,15 @@ static void get_fields(const struct api_env *env, const char *name, struct api_r
     } else {
         cJSON_DeleteItemFromObject(e, "received");
         cJSON_AddNumberToObject(e, "regressions", count_regressions(doc, name));
+        /* The report's own wording of each regression of this endpoint. */
+        cJSON *details = cJSON_AddArrayToObject(e, "regression_details");
+        const cJSON *r;
+        cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(doc, "regressions"))
+        {
+            const cJSON *en = cJSON_GetObjectItemCaseSensitive(r, "endpoint");
+            if (cJSON_IsString(en) && strcmp(en->valuestring, name) == 0)
+                cJSON_AddItemToArray(details, cJSON_Duplicate(r, true));
+        }
         reply_json(out, e);
     }
     cJSON_Delete(doc);

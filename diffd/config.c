@@ -191,6 +191,34 @@ int config_parse_backend(struct backend *b, const char *url, char *err, size_t e
     for (size_t i = 0; i < hlen; i++)
         if (rest[i] == '@' || rest[i] == ' ')
             return errf(err, errlen, "\"%s\": bad character in host", url);
+    /* host[:port] or [v6]:port; a port, when given, is 1-65535. */
+    const char *hend = rest + hlen;
+    const char *colon = NULL;
+    if (rest[0] == '[') {
+        const char *br = memchr(rest, ']', hlen);
+        if (!br || br == rest + 1)
+            return errf(err, errlen, "\"%s\": malformed IPv6 host", url);
+        if (br + 1 < hend && br[1] != ':')
+            return errf(err, errlen, "\"%s\": malformed IPv6 host", url);
+        colon = br + 1 < hend ? br + 1 : NULL;
+    } else {
+        colon = memchr(rest, ':', hlen);
+        if (colon == rest)
+            return errf(err, errlen, "\"%s\" has no host", url);
+    }
+    if (colon) {
+        size_t plen0 = (size_t)(hend - colon - 1);
+        long port = 0;
+        for (size_t i = 1; i <= plen0; i++) {
+            if (colon[i] < '0' || colon[i] > '9' || port > 65535) {
+                port = -1;
+                break;
+            }
+            port = port * 10 + (colon[i] - '0');
+        }
+        if (plen0 == 0 || port < 1 || port > 65535)
+            return errf(err, errlen, "\"%s\": the port must be a number from 1 to 65535", url);
+    }
     const char *path = rest + hlen;
     size_t plen = strlen(path);
     while (plen > 0 && path[plen - 1] == '/')

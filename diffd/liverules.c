@@ -146,6 +146,28 @@ const struct ruleset *liverules_current(const struct liverules *lr)
     return g->rs;
 }
 
+/* A reload keeps the match counts of rules that did not change (same file,
+ * line and text), so the rules view does not show them all as unused. Counts
+ * that arrive on the old ruleset after this are lost; they are few. */
+static void carry_counts(const struct ruleset *from, const struct ruleset *to)
+{
+    for (size_t si = 0; si < rules_section_count(to); si++) {
+        const struct rules_section *ts = rules_section_at(to, si);
+        for (size_t k = 0; k < ts->nrules; k++) {
+            const struct rule *r = ts->rules[k];
+            for (size_t sj = 0; sj < rules_section_count(from); sj++) {
+                const struct rules_section *fs = rules_section_at(from, sj);
+                for (size_t m = 0; m < fs->nrules; m++) {
+                    const struct rule *o = fs->rules[m];
+                    if (o->line == r->line && strcmp(o->file, r->file) == 0 &&
+                        strcmp(o->text, r->text) == 0)
+                        rules_count(r, atomic_load(&((struct rule *)o)->matched));
+                }
+            }
+        }
+    }
+}
+
 int liverules_reload(struct liverules *lr, char *err, size_t errlen)
 {
     struct buf errors = {0};
@@ -158,6 +180,7 @@ int liverules_reload(struct liverules *lr, char *err, size_t errlen)
                 errors.len ? errors.data : "");
         rc = -1;
     } else {
+        carry_counts(atomic_load_explicit(&lr->cur, memory_order_relaxed)->rs, g->rs);
         g->older = atomic_load_explicit(&lr->cur, memory_order_relaxed);
         atomic_store_explicit(&lr->cur, g, memory_order_release);
         stamp(lr, true, NULL);

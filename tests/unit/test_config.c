@@ -42,6 +42,10 @@ static void test_defaults(void **state)
     assert_string_equal(cfg.backends[ROLE_CANDIDATE].hostport, "c.example");
     assert_string_equal(cfg.backends[ROLE_PRIMARY].base, "http://p:1");
     config_free(&cfg);
+    const char *v6[] = {"--primary", "http://[::1]:8080/x", "--candidate", "http://[::1]", NULL};
+    assert_int_equal(parse(&cfg, err, v6), 0);
+    assert_string_equal(cfg.backends[ROLE_PRIMARY].hostport, "[::1]:8080");
+    config_free(&cfg);
 }
 
 static void test_values(void **state)
@@ -98,6 +102,11 @@ static void test_errors_name_the_flag(void **state)
         {{"--primary", "http://p", "--candidate", "http://c", "--sample", "abc", NULL}, "--sample"},
         {{"--primary", "ftp://p", "--candidate", "http://c", NULL}, "--primary"},
         {{"--primary", "http://p?x=1", "--candidate", "http://c", NULL}, "--primary"},
+        {{"--primary", "http://127.0.0.1:", "--candidate", "http://c", NULL}, "--primary"},
+        {{"--primary", "http://p", "--candidate", "http://c:99999", NULL}, "--candidate"},
+        {{"--primary", "http://p", "--candidate", "http://c:8x", NULL}, "--candidate"},
+        {{"--primary", "http://:80", "--candidate", "http://c", NULL}, "--primary"},
+        {{"--primary", "http://[::1", "--candidate", "http://c", NULL}, "--primary"},
         {{"--primary", "http://p", NULL}, "--candidate"},
         {{"--candidate", "http://c", NULL}, "--primary"},
         {{"--primary", "http://p", "--candidate", "http://c", "--listen", "1.2.3.4:99999", NULL},
