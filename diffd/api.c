@@ -133,17 +133,26 @@ static const struct ruleset *rules_now(const struct api_env *env)
     return env->ctx->rules ? liverules_current(env->ctx->rules) : NULL;
 }
 
-/* The report as a cJSON document, or NULL (error already in out). */
-static cJSON *report_doc(const struct api_env *env, struct api_response *out)
+/* Appends the report to b. Returns -1 (with the error in out) when a worker
+ * did not answer. */
+static int report_text(const struct api_env *env, struct buf *b, struct api_response *out)
 {
     struct stats *s = api_collect(env, NULL);
     if (!s) {
         reply_error(out, 503, "a worker did not answer in time; try again");
-        return NULL;
+        return -1;
     }
-    struct buf b = {0};
-    reportgen_write(&b, s, env->ctx->cfg, rules_now(env));
+    reportgen_write(b, s, env->ctx->cfg, rules_now(env));
     stats_free(s);
+    return 0;
+}
+
+/* The report as a cJSON document, or NULL (error already in out). */
+static cJSON *report_doc(const struct api_env *env, struct api_response *out)
+{
+    struct buf b = {0};
+    if (report_text(env, &b, out) == -1)
+        return NULL;
     cJSON *doc = cJSON_ParseWithLength(b.data, b.len);
     buf_free(&b);
     if (!doc)
@@ -180,14 +189,9 @@ static cJSON *find_endpoint(const cJSON *doc, const char *name)
 
 static void get_report(const struct api_env *env, struct api_response *out)
 {
-    struct stats *s = api_collect(env, NULL);
-    if (!s) {
-        reply_error(out, 503, "a worker did not answer in time; try again");
-        return;
-    }
     buf_reset(&out->body);
-    reportgen_write(&out->body, s, env->ctx->cfg, rules_now(env));
-    stats_free(s);
+    if (report_text(env, &out->body, out) == -1)
+        return;
     out->status = 200;
     out->content_type = JSON;
 }

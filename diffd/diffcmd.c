@@ -49,32 +49,13 @@ static void rules_usage(FILE *out)
                  "Exit: 0 clean, 1 errors found, 2 a path could not be read or bad usage.\n");
 }
 
-static int read_file(const char *path, struct buf *out, char *err, size_t errlen)
-{
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    if (!f)
-        return errf(err, errlen, "%s: %s", path, strerror(errno));
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        buf_append(out, chunk, n);
-    int bad = ferror(f);
-    if (f != stdin)
-        fclose(f);
-    if (bad)
-        return errf(err, errlen, "%s: read error", path);
-    if (!out->data)
-        buf_append(out, "", 0);
-    return 0;
-}
-
 /* Fills resp from a file: a raw HTTP/1.x response, or a body alone (status
  * 200, no headers). */
 static int load_response(const char *path, struct http_response *resp, char *err, size_t errlen)
 {
     struct buf raw = {0};
     memset(resp, 0, sizeof(*resp));
-    if (read_file(path, &raw, err, errlen) == -1) {
+    if (buf_read_file(&raw, path, err, errlen) == -1) {
         buf_free(&raw);
         return -1;
     }

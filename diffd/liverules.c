@@ -33,17 +33,12 @@ struct liverules {
     char *last_error;
 };
 
+/* The text of a rules file for display ("" if it vanished since loading). */
 static char *read_text(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return xstrdup("");
     struct buf b = {0};
-    char chunk[8192];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        buf_append(&b, chunk, n);
-    fclose(f);
+    if (buf_read_file(&b, path, NULL, 0) == -1)
+        buf_reset(&b);
     return buf_steal(&b);
 }
 

@@ -933,25 +933,6 @@ static void print_diag(void *ctx, const char *msg)
     fprintf(stderr, "%s\n", msg);
 }
 
-static int read_input(const char *path, struct buf *out, char *err, size_t errlen)
-{
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    if (!f)
-        return errf(err, errlen, "%s: %s", path, strerror(errno));
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        buf_append(out, chunk, n);
-    int bad = ferror(f);
-    if (f != stdin)
-        fclose(f);
-    if (bad)
-        return errf(err, errlen, "%s: read error", path);
-    if (!out->data)
-        buf_append(out, "", 0);
-    return 0;
-}
-
 int replay_main(int argc, char **argv)
 {
     const char *target = NULL, *input = NULL;
@@ -1028,7 +1009,7 @@ int replay_main(int argc, char **argv)
         tlen--;
     base = xstrndup(target, tlen);
 
-    if (read_input(input, &data, err, sizeof(err)) == -1) {
+    if (buf_read_file(&data, input, err, sizeof(err)) == -1) {
         fprintf(stderr, "diffd replay: %s\n", err);
         goto out;
     }

@@ -117,14 +117,8 @@ static void write_latency(struct buf *b, const struct stats_endpoint *e)
     }
     buf_puts(b, "},\"latency_histogram\":{");
     for (int r = 0; r < ROLE_COUNT; r++) {
-        buf_printf(b, "%s\"%s\":[", r ? "," : "", role_name(r));
-        bool first = true;
-        for (int k = 0; e->hist[r] && k < STATS_HIST_BUCKETS; k++)
-            if (e->hist[r][k]) {
-                buf_printf(b, "%s[%d,%u]", first ? "" : ",", k, e->hist[r][k]);
-                first = false;
-            }
-        buf_puts(b, "]");
+        buf_printf(b, "%s\"%s\":", r ? "," : "", role_name(r));
+        stats_write_hist(b, e->hist[r]);
     }
     buf_puts(b, "}");
 }

@@ -880,24 +880,9 @@ int rules_add_text(struct ruleset *rs, const char *name, const char *text, size_
 
 static int add_file(struct ruleset *rs, const char *path, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        char msg[512];
-        snprintf(msg, sizeof(msg), "%s: %s", path, strerror(errno));
-        record_plain_error(rs, msg);
-        errf(err, errlen, "%s", msg);
-        return -2;
-    }
     struct buf b = {0};
-    char chunk[8192];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        buf_append(&b, chunk, n);
-    int rerr = ferror(f);
-    fclose(f);
-    if (rerr) {
-        char msg[512];
-        snprintf(msg, sizeof(msg), "%s: read error", path);
+    char msg[512];
+    if (buf_read_file(&b, path, msg, sizeof(msg)) == -1) {
         record_plain_error(rs, msg);
         errf(err, errlen, "%s", msg);
         buf_free(&b);

@@ -53,14 +53,9 @@ static void serialize(struct buf *b, const struct stats *s, const struct sample_
         }
         buf_puts(b, "],\"hist\":[");
         for (int r = 0; r < ROLE_COUNT; r++) {
-            buf_puts(b, r ? ",[" : "[");
-            bool first = true;
-            for (int k = 0; e->hist[r] && k < STATS_HIST_BUCKETS; k++)
-                if (e->hist[r][k]) {
-                    buf_printf(b, "%s[%d,%u]", first ? "" : ",", k, e->hist[r][k]);
-                    first = false;
-                }
-            buf_puts(b, "]");
+            if (r)
+                buf_puts(b, ",");
+            stats_write_hist(b, e->hist[r]);
         }
         buf_puts(b, "],\"fields\":[");
         for (size_t k = 0; k < e->nfields; k++) {
@@ -301,23 +296,14 @@ static int load_doc(const cJSON *doc, struct stats *s, struct sample_store *samp
 int state_load(const char *path, struct stats *s, struct sample_store *samples, char *err,
                size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        if (errno == ENOENT)
-            return 1;
-        return errf(err, errlen, "state file %s: %s", path, strerror(errno));
-    }
+    if (access(path, F_OK) == -1 && errno == ENOENT)
+        return 1;
     struct buf b = {0};
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        buf_append(&b, chunk, n);
-    bool read_error = ferror(f);
-    fclose(f);
     int rc = -1;
     cJSON *doc = NULL;
-    if (read_error) {
-        errf(err, errlen, "state file %s: read error", path);
+    char why[512];
+    if (buf_read_file(&b, path, why, sizeof(why)) == -1) {
+        errf(err, errlen, "state file %s", why);
         goto out;
     }
     size_t mlen = strlen(MAGIC);

@@ -278,6 +278,18 @@ bool stats_field_add_sample(const struct stats *s, struct stats_field *f, const 
     return true;
 }
 
+void stats_write_hist(struct buf *b, const uint32_t *h)
+{
+    buf_puts(b, "[");
+    bool first = true;
+    for (int k = 0; h && k < STATS_HIST_BUCKETS; k++)
+        if (h[k]) {
+            buf_printf(b, "%s[%d,%u]", first ? "" : ",", k, h[k]);
+            first = false;
+        }
+    buf_puts(b, "]");
+}
+
 /* ---- merging --------------------------------------------------------------- */
 
 static void merge_endpoint(const struct stats *dst, struct stats_endpoint *d,

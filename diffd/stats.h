@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "util.h"
 
 #define STATS_MAX_FIELDS 512
 #define STATS_OTHER "OTHER"
@@ -117,6 +118,9 @@ struct stats_field *stats_find_field(const struct stats_endpoint *e, const char 
 bool stats_field_add_sample(const struct stats *s, struct stats_field *f, const char *id);
 /* Whether f still wants a sample. */
 bool stats_field_wants_sample(const struct stats *s, const struct stats_field *f);
+
+/* Appends a histogram as sparse [[bucket,count],...] JSON (h may be NULL). */
+void stats_write_hist(struct buf *b, const uint32_t *h);
 
 /* Adds every counter of src into dst (endpoints and fields matched by name;
  * new ones created within dst's limits, the rest folded into OTHER; sample

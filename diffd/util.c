@@ -1,6 +1,8 @@
 /* Shared helpers: aborting allocators, growable buffers, hashing, time. */
 #include "util.h"
 
+#include <errno.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,6 +113,25 @@ void buf_printf(struct buf *b, const char *fmt, ...)
     va_start(ap, fmt);
     buf_vprintf(b, fmt, ap);
     va_end(ap);
+}
+
+int buf_read_file(struct buf *b, const char *path, char *err, size_t errlen)
+{
+    bool is_stdin = strcmp(path, "-") == 0;
+    FILE *f = is_stdin ? stdin : fopen(path, "rb");
+    if (!f)
+        return errf(err, errlen, "%s: %s", path, strerror(errno));
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        buf_append(b, chunk, n);
+    int bad = ferror(f) ? (errno ? errno : EIO) : 0;
+    if (!is_stdin)
+        fclose(f);
+    if (bad)
+        return errf(err, errlen, "%s: %s", path, strerror(bad));
+    buf_append(b, "", 0);
+    return 0;
 }
 
 void buf_reset(struct buf *b)

@@ -47,6 +47,10 @@ bool utf8_valid(const char *s, size_t n);
 /* Appends the base64 (RFC 4648, padded) encoding of p[0..n). */
 void buf_base64(struct buf *b, const void *p, size_t n);
 
+/* Appends the whole file at path ("-" reads standard input) to b, which is
+ * then never NULL. Returns 0, or -1 with "PATH: reason" in err. */
+int buf_read_file(struct buf *b, const char *path, char *err, size_t errlen);
+
 /* Case-insensitive ASCII comparisons. */
 int ascii_casecmp(const char *a, const char *b);
 int ascii_ncasecmp(const char *a, const char *b, size_t n);

@@ -580,23 +580,10 @@ struct report *report_parse(const char *json, size_t len, const char *source, ch
 
 struct report *report_load_file(const char *path, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        errf(err, errlen, "%s: %s", path, strerror(errno));
-        return NULL;
-    }
     struct buf b = {0};
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        buf_append(&b, chunk, n);
-    int bad = ferror(f);
-    fclose(f);
     struct report *r = NULL;
-    if (bad)
-        errf(err, errlen, "%s: read error", path);
-    else
-        r = report_parse(b.data ? b.data : "", b.len, path, err, errlen);
+    if (buf_read_file(&b, path, err, errlen) == 0)
+        r = report_parse(b.data, b.len, path, err, errlen);
     buf_free(&b);
     return r;
 }
