@@ -22,6 +22,8 @@ so a diffd backend URL with a path prefix (`/api/slow`) still selects it:
     /chunked            echo sent with Transfer-Encoding: chunked, in several chunks
     /gzip               echo gzip-compressed, Content-Encoding: gzip
     /bytes?n=N          N bytes of application/octet-stream (byte i = i % 256)
+    /overlong           Content-Length 5 but more bytes follow (a fake second answer)
+    /cl-and-te          both Content-Length and chunked framing
     /early              a 103 Early Hints interim answer, then the echo
     /eof                echo without Content-Length or chunking, ended by closing
     anything else       200 echo
@@ -186,6 +188,22 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if fail == "hang" or route == "hang":
             time.sleep(HANG_SECONDS)
             self.close_connection = True
+            return
+        if route == "overlong":
+            # Broken framing: more body bytes than Content-Length, connection kept open.
+            # The extra bytes look like an answer; a client must not take them as the
+            # answer to its next request on this connection.
+            junk = (b"HTTP/1.1 200 OK\r\nContent-Length: 15\r\nX-Backend-Name: smuggled\r\n\r\n"
+                    b'{"smuggled":1}\n')
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Backend-Name: %s\r\n"
+                             b"Content-Length: 5\r\n\r\nhello%s" % (self.server.name.encode(), junk))
+            self.wfile.flush()
+            return
+        if route == "cl-and-te":
+            # Both Content-Length and chunked: chunked wins (RFC 9112 6.3).
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n"
+                             b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")
+            self.wfile.flush()
             return
         if route == "early":
             # An interim 103 Early Hints before the real answer.

@@ -42,6 +42,16 @@ class BadInputTest(TrioTest):
                                    b"Content-Length: 4\r\n\r\nabcd",
             "bad chunk size": b"POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
                               b"zz\r\nabc\r\n0\r\n\r\n",
+            # Framing ambiguities front ends and back ends may read differently (smuggling).
+            "te twice": b"POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
+                        b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            "te xchunked": b"POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n",
+            "te chunked, identity": b"POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, identity"
+                                    b"\r\n\r\n0\r\n\r\n",
+            "signed content-length": b"POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\nhello",
+            "content-length list": b"POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\n\r\nhello",
+            "bare LF in chunk": b"POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                b"5\nhello\r\n0\r\n\r\n",
         }
         for name, data in cases.items():
             with self.subTest(case=name):

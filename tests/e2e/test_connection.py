@@ -133,3 +133,15 @@ class ConnectionTest(TrioTest):
         got = [conn.read_response().json()["target"] for _ in targets]
         self.assertEqual(got, targets)
         self.assertLess(time.monotonic() - t0, 1.5, "pipelined answers waited for the candidate")
+
+    def test_pipelined_100_continue_comes_after_the_earlier_answer(self):
+        p, s, c, d = self.trio()
+        conn = self.conn(d, timeout=5)
+        conn.send(raw_request("GET", "/slow?ms=300&only=primary")
+                  + b"POST /second HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+        first = conn.read_response()
+        self.assertEqual((first.status, first.json()["target"]), (200, "/slow?ms=300&only=primary"))
+        self.assertEqual(conn.read_response().status, 100)
+        conn.send(b"hello")
+        final = conn.read_response()
+        self.assertEqual((final.status, final.json()["body"]), (200, "hello"))

@@ -153,3 +153,26 @@ class RobustnessTest(TrioTest):
         self.assertEqual(conn2.read_response().status // 100, 4, "CONNECT must be refused")
         self.settle(d)
         self.assertEqual(other.requests(), [])
+
+    def test_backend_framing_errors_do_not_leak_into_other_requests(self):
+        # One worker, so the next request would reuse the same pooled backend connection.
+        p, s, c, d = self.trio(threads=1)
+        r = d.request("GET", "/overlong")
+        self.assertEqual((r.status, r.body), (200, b"hello"))
+        for i in range(3):
+            r = d.request("GET", "/after-overlong/%d" % i)
+            self.assertEqual(r.status, 200, r)
+            self.assertNotEqual(r.header("X-Backend-Name"), "smuggled", "bytes of an earlier answer "
+                                "were taken as the answer to a later request")
+            self.assertEqual(r.json()["target"], "/after-overlong/%d" % i)
+        # Content-Length and chunked together: chunked framing, or an error; never the
+        # first 3 bytes.
+        r = d.request("GET", "/cl-and-te")
+        if r.status == 200:
+            self.assertEqual(r.body, b"hello world")
+        else:
+            self.assertJsonError(r, 502)
+        r = d.request("GET", "/after-cl-and-te")
+        self.assertEqual(r.json()["target"], "/after-cl-and-te")
+        h = self.settle(d)
+        self.assertEqual(h["legs"]["candidate"]["2xx"] + h["legs"]["candidate"]["error"], 6, h)
