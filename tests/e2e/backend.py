@@ -24,6 +24,9 @@ so a diffd backend URL with a path prefix (`/api/slow`) still selects it:
     /bytes?n=N          N bytes of application/octet-stream (byte i = i % 256)
     /overlong           Content-Length 5 but more bytes follow (a fake second answer)
     /cl-and-te          both Content-Length and chunked framing
+    /truncated          Content-Length 100, 10 bytes sent, connection closed
+    /garbage            not an HTTP answer at all
+    /chunked-ext        chunked answer with chunk extensions and a trailer
     /early              a 103 Early Hints interim answer, then the echo
     /eof                echo without Content-Length or chunking, ended by closing
     anything else       200 echo
@@ -203,6 +206,25 @@ class Handler(http.server.BaseHTTPRequestHandler):
             # Both Content-Length and chunked: chunked wins (RFC 9112 6.3).
             self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n"
                              b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")
+            self.wfile.flush()
+            return
+        if route == "truncated":
+            # Promises 100 bytes, sends 10, closes.
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\n"
+                             b"0123456789")
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        if route == "garbage":
+            self.wfile.write(b"this is not HTTP\r\n\r\n")
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        if route == "chunked-ext":
+            # Chunk extensions and a trailer field, both legal.
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTrailer: X-Sum\r\n"
+                             b"Transfer-Encoding: chunked\r\n\r\n5;name=value\r\nhello\r\n"
+                             b"6;x\r\n world\r\n0\r\nX-Sum: 42\r\n\r\n")
             self.wfile.flush()
             return
         if route == "early":

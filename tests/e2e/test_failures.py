@@ -130,3 +130,24 @@ class FailureTest(TrioTest):
         self.assertEqual((first.status, first.json()["target"]), (200, "/one"))
         self.assertJsonError(second, 502)
         self.assertEqual((third.status, third.json()["target"]), (200, "/three"))
+
+    def test_truncated_or_garbage_answers(self):
+        p, s, c, d = self.trio()
+        for route in ("truncated", "garbage"):
+            with self.subTest(route=route):
+                # From the responding leg: a clear 502, never a partial 200.
+                self.assertJsonError(d.request("GET", "/%s?only=primary" % route), 502)
+                # From the candidate only: the client is unaffected, the leg is an error.
+                r = d.request("GET", "/%s?only=candidate" % route)
+                self.assertEqual((r.status, r.json()["backend"]), (200, "primary"))
+        h = self.settle(d)
+        self.assertEqual(h["legs"]["primary"]["error"], 2, h)
+        self.assertEqual(h["legs"]["candidate"]["error"], 2, h)
+        self.assert_still_serving(d)
+
+    def test_chunk_extensions_and_trailers_from_backend(self):
+        p, s, c, d = self.trio()
+        r = d.request("GET", "/chunked-ext")
+        self.assertEqual((r.status, r.body), (200, b"hello world"))
+        h = self.settle(d)
+        self.assertEqual(h["legs"]["candidate"]["2xx"], 1, h)
