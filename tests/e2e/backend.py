@@ -43,6 +43,7 @@ Per-backend behaviour from the command line:
     --fail status:N     answer every request with status N (echo body)
     --fail reset        reset every connection after reading the request
     --fail hang         never answer
+    --tls CERT KEY      serve HTTPS
 
 The echo body is JSON: {"backend", "method", "path", "target", "query", "headers":
 [[name, value], ...], "body", "body_b64"}.
@@ -55,6 +56,7 @@ import http.server
 import json
 import socket
 import socketserver
+import ssl
 import struct
 import sys
 import threading
@@ -286,6 +288,7 @@ def main():
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--delay-ms", type=int, default=0)
     ap.add_argument("--fail", default="", help="status:N | reset | hang")
+    ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"), help="serve HTTPS with this certificate")
     args = ap.parse_args()
     if args.fail and not (args.fail in ("reset", "hang") or args.fail.startswith("status:")):
         ap.error("--fail must be status:N, reset or hang")
@@ -297,6 +300,10 @@ def main():
     srv.delay_ms = args.delay_ms
     srv.fail = args.fail
     srv.recorder = Recorder()
+    if args.tls:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.tls[0], args.tls[1])
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     print("PORT %d" % srv.server_address[1], flush=True)
     try:
         srv.serve_forever(poll_interval=0.2)

@@ -15,6 +15,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -293,22 +294,38 @@ class Proc:
 
 
 class Backend:
-    def __init__(self, proc, name, port, prefix=""):
+    def __init__(self, proc, name, port, prefix="", tls=False):
         self.proc = proc
         self.name = name
         self.port = port
         self.prefix = prefix
+        self.tls = tls
 
     @property
     def url(self):
-        return "http://%s:%d%s" % (LOCAL, self.port, self.prefix)
+        return "%s://%s:%d%s" % ("https" if self.tls else "http", LOCAL, self.port, self.prefix)
+
+    def _control(self, method):
+        if not self.tls:
+            return request(self.port, method, "/__requests")
+        # The test's own self-signed certificate: no verification on the control route.
+        conn = http.client.HTTPSConnection(LOCAL, self.port, timeout=5,
+                                           context=ssl._create_unverified_context())
+        try:
+            conn.request(method, "/__requests")
+            r = conn.getresponse()
+            return Response(r.status, r.reason, r.getheaders(), r.read())
+        finally:
+            conn.close()
 
     def requests(self):
         """Requests recorded so far (control routes excluded), oldest first."""
-        return get_json(self.port, "/__requests")
+        r = self._control("GET")
+        assert r.status == 200, r
+        return r.json()
 
     def clear(self):
-        r = request(self.port, "DELETE", "/__requests")
+        r = self._control("DELETE")
         assert r.status == 200, r
 
     def wait_requests(self, n, timeout=5.0):
@@ -383,7 +400,7 @@ class E2ETest(unittest.TestCase):
         proc = Proc([sys.executable, BACKEND, "--name", name, "--port", "0"] + list(args), out)
         self.addCleanup(proc.kill)
         m = proc.wait_for(r"PORT (\d+)", 10, "PORT line")
-        return Backend(proc, name, int(m.group(1)), prefix)
+        return Backend(proc, name, int(m.group(1)), prefix, tls="--tls" in args)
 
     def start_backends(self, **per_name_args):
         """primary, secondary, candidate; keyword args give extra argv per name, e.g.
