@@ -44,3 +44,19 @@ class TlsTest(TrioTest):
         h = self.settle(d)
         self.assertEqual(h["legs"]["candidate"]["error"], 1, h)
         self.assertEqual(b.requests(), [])
+
+    def test_ca_file_trusts_a_private_ca(self):
+        # --ca-file: the same self-signed certificate, now trusted, carries real
+        # traffic over TLS (libcurl's path) and is compared like any leg.
+        url, b = self.self_signed_backend("primary")
+        s = self.start_backend("secondary")
+        c = self.start_backend("candidate")
+        d = self.start_diffd(url, s, c, "--ca-file", os.path.join(self.tmp, "cert.pem"))
+        r = d.request("GET", "/tls?x=1", headers={"X-Trace": "t1"})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["backend"], "primary")
+        [rec] = b.wait_requests(1)
+        self.assertEqual(rec["target"], "/tls?x=1")
+        h = self.settle(d)
+        self.assertEqual(h["legs"]["primary"]["2xx"], 1, h)
+        self.assertEqual(h["legs"]["primary"]["error"], 0, h)
