@@ -9,6 +9,8 @@
   bench_util.py cpu PID                 print CPU seconds used by PID and its children
   bench_util.py run OUT CMD...          run CMD with output to OUT; print its CPU seconds
                                         and the whole machine's busy CPU seconds meanwhile
+  bench_util.py quiet PCT SECONDS       wait until the CPUs are less than PCT % busy over one
+                                        second (exit 1 if that does not happen in SECONDS)
   bench_util.py totals ADMIN_URL        print "received compared" from diffd's report (- -
                                         when it cannot be read)
   bench_util.py report TSV MD [k=v...]  print the Markdown result table, also write MD
@@ -149,6 +151,20 @@ def machine_busy_seconds():
     return (sum(v[:8]) - idle - steal) / float(os.sysconf("SC_CLK_TCK"))
 
 
+def cmd_quiet(pct, seconds):
+    deadline = time.monotonic() + float(seconds)
+    ncpu = os.cpu_count() or 1
+    while True:
+        b0, t0 = machine_busy_seconds(), time.monotonic()
+        time.sleep(1.0)
+        busy = (machine_busy_seconds() - b0) / ((time.monotonic() - t0) * ncpu) * 100
+        if busy < float(pct):
+            return 0
+        if time.monotonic() >= deadline:
+            print("%.0f" % busy)
+            return 1
+
+
 def cmd_run(out, *cmd):
     """Run CMD (wrk) with stdout+stderr to OUT; print 'cmd_cpu_s machine_busy_s'.
 
@@ -286,7 +302,7 @@ def main(argv):
         return 2
     cmd, args = argv[1], argv[2:]
     fn = {"ports": cmd_ports, "wait-http": cmd_wait_http, "parse-wrk": cmd_parse_wrk,
-          "rss": cmd_rss, "cpu": cmd_cpu, "run": cmd_run, "totals": cmd_totals, "report": cmd_report}.get(cmd)
+          "rss": cmd_rss, "cpu": cmd_cpu, "run": cmd_run, "totals": cmd_totals, "quiet": cmd_quiet, "report": cmd_report}.get(cmd)
     if fn is None:
         sys.stderr.write(__doc__)
         return 2
