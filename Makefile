@@ -66,7 +66,7 @@ FUZZ_REPLAY := $(patsubst tests/fuzz/%.c,$(BUILD)/tests/fuzz/%_replay,$(FUZZ_SRC
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRCS))
 FUZZ_SECONDS ?= 60
 
-.PHONY: all demo deps install test unit-test fuzz-replay e2e-test fuzz bench bench-trials bench-diff format format-check clean
+.PHONY: all demo deps install test unit-test fuzz-replay e2e-test web-test valgrind fuzz bench bench-trials bench-diff format format-check clean
 
 all: $(BUILD)/diffd
 
@@ -156,6 +156,13 @@ e2e-test: $(BUILD)/diffd
 # Dashboard in headless Chromium (playwright-core from npm, Debian's chromium).
 web-test: $(BUILD)/diffd
 	DIFFD_BIN=$(abspath $(BUILD)/diffd) sh tests/web/run.sh
+
+# The e2e suite with diffd under valgrind's memcheck: a JEMALLOC=0 build in
+# build/vg, so memcheck sees every allocation; any error or leak fails a test.
+valgrind:
+	@$(MAKE) --no-print-directory JEMALLOC=0 BUILD=build/vg build/vg/diffd
+	VALGRIND_DIFFD=$(abspath build/vg/diffd) DIFFD_BIN=$(abspath tests/valgrind_diffd.sh) \
+		E2E_START_S=30 $(PYTHON) tests/e2e/run.py
 
 # The README's test command: installs what is missing first (like make demo),
 # then everything in order (also under -j).
