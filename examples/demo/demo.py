@@ -10,7 +10,7 @@
    total is 10% too high) and one slow endpoint (`--slow search:10`: /search takes 80 ms
    instead of 8 ms);
 2. starts `diffd serve` in front of them with rules/default.rules and the shop API's
-   noise rules (examples/api/shop.rules);
+   noise rules (rules/examples/shop-api.rules);
 3. replays a recorded day of traffic (examples/demo/traffic.jsonl, 600 requests) through
    diffd's proxy port with `diffd replay`;
 4. runs `diffd check` on the live report, which must find exactly the two planted
@@ -45,7 +45,7 @@ import urllib.request
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SHOP = os.path.join("examples", "api", "server.py")
 TRAFFIC = os.path.join("examples", "demo", "traffic.jsonl")
-RULES = [os.path.join("rules", "default.rules"), os.path.join("examples", "api", "shop.rules")]
+RULES = [os.path.join("rules", "default.rules"), os.path.join("rules", "examples", "shop-api.rules")]
 DEFAULT_CANDIDATE = "--change orders.total --slow search:10"
 # What the default candidate plants: (endpoint, type, field path or None for latency).
 PLANTED = {("GET /orders/:id", "field", "$.total"), ("GET /search", "latency", None)}

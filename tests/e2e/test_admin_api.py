@@ -12,7 +12,7 @@ import urllib.parse
 from e2elib import DIFFD_BIN, REPO, get_json, request, wait_until
 from test_analysis import ShopTest, plan, send
 
-SHOP_RULES = os.path.join(REPO, "examples", "api", "shop.rules")
+SHOP_RULES = os.path.join(REPO, "rules", "examples", "shop-api.rules")
 
 
 def enc(s):

@@ -23,7 +23,7 @@ import threading
 from e2elib import LOCAL, REPO, Backend, Proc, TrioTest, get_json, long_test
 
 SHOP = os.path.join(REPO, "examples", "api", "server.py")
-SHOP_RULES = os.path.join(REPO, "examples", "api", "shop.rules")
+SHOP_RULES = os.path.join(REPO, "rules", "examples", "shop-api.rules")
 LEGS = ("primary", "secondary", "candidate")
 GET_ENDPOINTS = ("GET /users/:id", "GET /orders/:id", "GET /search", "GET /health")
 WORDS = ["mug", "tea", "kettle", "coffee", "grinder", "cup", "press", "scale", "jug", "bowl"]

@@ -558,7 +558,7 @@ async function setup() {
   // (noise the suggested rules should offer to silence).
   const rules = env.rulesPath = path.join(tmp, 'web.rules');
   fs.writeFileSync(rules, [
-    '# web test: part of examples/api/shop.rules',
+    '# web test: part of rules/examples/shop-api.rules',
     '[*]',
     'ignore $.generated_at',
     'ignore-header date',
@@ -587,8 +587,8 @@ async function setup() {
   [env.shop, env.xss, env.tok, env.nosec] = await Promise.all([
     startDiffd('diffd-shop', p, s, c, ['--rules', rules]),
     startDiffd('diffd-xss', hp, hs, hc, []),
-    startDiffd('diffd-token', p, s, c, ['--rules', path.join(REPO, 'examples', 'api', 'shop.rules'), '--admin-token', TOKEN]),
-    startDiffd('diffd-no-secondary', p, null, c, ['--rules', path.join(REPO, 'examples', 'api', 'shop.rules')]),
+    startDiffd('diffd-token', p, s, c, ['--rules', path.join(REPO, 'rules', 'examples', 'shop-api.rules'), '--admin-token', TOKEN]),
+    startDiffd('diffd-no-secondary', p, null, c, ['--rules', path.join(REPO, 'rules', 'examples', 'shop-api.rules')]),
   ]);
 
   const words = ['mug', 'tea', 'kettle', 'cup', 'jug'];
