@@ -52,6 +52,7 @@ struct h1conn {
     bool got_bytes;           /* any response byte for the current call */
     bool reused;              /* the current call runs on a kept-alive connection */
     bool complete;            /* response message complete */
+    bool in_trailers;         /* header block done: further fields are trailers */
     bool keep_alive;
     bool head;          /* current call is HEAD: no response body */
     bool fail_deferred; /* completed from the timer (connect failed at once) */
@@ -195,6 +196,7 @@ static int on_message_begin(llhttp_t *p)
 {
     struct h1conn *c = C(p);
     c->complete = false;
+    c->in_trailers = false;
     headers_free(&c->call->resp.headers);
     buf_reset(&c->call->resp.body);
     return 0;
@@ -225,8 +227,10 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
 static int on_header_value_complete(llhttp_t *p)
 {
     struct h1conn *c = C(p);
-    headers_add(&c->call->resp.headers, c->hname.data ? c->hname.data : "", c->hname.len,
-                c->hvalue.data ? c->hvalue.data : "", c->hvalue.len);
+    /* Trailers (after a chunked body) are not merged into the headers. */
+    if (!c->in_trailers)
+        headers_add(&c->call->resp.headers, c->hname.data ? c->hname.data : "", c->hname.len,
+                    c->hvalue.data ? c->hvalue.data : "", c->hvalue.len);
     buf_reset(&c->hname);
     buf_reset(&c->hvalue);
     return 0;
@@ -235,6 +239,7 @@ static int on_header_value_complete(llhttp_t *p)
 static int on_headers_complete(llhttp_t *p)
 {
     struct h1conn *c = C(p);
+    c->in_trailers = true;
     c->call->resp.status = p->status_code;
     /* HEAD answers, 1xx, 204 and 304 have no body whatever they announce. */
     if (c->head || p->status_code < 200 || p->status_code == 204 || p->status_code == 304)

@@ -93,8 +93,11 @@ static int on_header_value_complete(llhttp_t *h)
      * get around the header-size limit. */
     if (count_header_bytes(h, 4))
         return HPE_USER;
-    headers_add(&p->req.headers, p->name.data ? p->name.data : "", p->name.len,
-                p->value.data ? p->value.data : "", p->value.len);
+    /* Fields after a chunked body are trailers: not headers, and not sent on
+     * (the legs get the body with a Content-Length). */
+    if (!p->headers_done)
+        headers_add(&p->req.headers, p->name.data ? p->name.data : "", p->name.len,
+                    p->value.data ? p->value.data : "", p->value.len);
     buf_reset(&p->name);
     buf_reset(&p->value);
     return 0;
@@ -184,6 +187,7 @@ static int on_message_complete(llhttp_t *h)
     p->in_message = false;
     p->expect_continue = false;
     p->keep_alive = llhttp_should_keep_alive(h) && !h->upgrade;
+    p->http10 = h->http_major == 1 && h->http_minor == 0;
     return HPE_PAUSED;
 }
 

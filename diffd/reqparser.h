@@ -32,6 +32,7 @@ struct reqparser {
     bool paused;
     bool expect_continue; /* client waits for "100 Continue" before its body */
     bool keep_alive;      /* of the last completed request */
+    bool http10;          /* the last completed request was HTTP/1.0 */
     int error_status;     /* 400, 413, 431, 405, 417 on RP_ERROR */
     char error_msg[160];
 };

@@ -15,7 +15,8 @@
  * one send() — no epoll_ctl churn (see README, "Performance").
  *
  * Timers: 10 s for a started request to deliver its headers (408), 60 s of
- * silence in the middle of a body (408), 75 s idle keep-alive (closed
+ * silence in the middle of a body (408), 10 s for a new connection to start
+ * its first request and 75 s idle keep-alive between requests (both closed
  * silently). A connection is only freed from libevent callbacks, never from
  * inside server_respond(), so callers up the stack stay valid. */
 #include "server.h"
@@ -56,12 +57,14 @@ struct conn {
     size_t out_off; /* bytes of `out` already written */
     struct reqparser rp;
     enum conn_state state;
-    struct trial *trial; /* the trial that will answer the current request */
-    bool head;           /* current request is HEAD */
-    bool keep_alive;     /* current request allows reuse */
-    bool eof;            /* the client finished sending */
-    bool write_blocked;  /* parsing paused until the output drains */
-    bool in_process;     /* process_input() is running (answers can be synchronous) */
+    struct trial *trial;    /* the trial that will answer the current request */
+    bool head;              /* current request is HEAD */
+    bool keep_alive;        /* current request allows reuse */
+    bool http10;            /* current request is HTTP/1.0 (keep-alive must be said) */
+    unsigned long requests; /* requests read on this connection */
+    bool eof;               /* the client finished sending */
+    bool write_blocked;     /* parsing paused until the output drains */
+    bool in_process;        /* process_input() is running (answers can be synchronous) */
     uint64_t msg_started_us;
     struct conn *prev, *next;
 };
@@ -200,6 +203,8 @@ static void write_response(struct conn *c, int status, const char *reason, const
         buf_printf(b, "Content-Length: %zu\r\n", body_len);
     if (close)
         buf_puts(b, "Connection: close\r\n");
+    else if (c->http10)
+        buf_puts(b, "Connection: keep-alive\r\n");
     buf_append(b, "\r\n", 2);
     if (!c->head && status_has_body(status) && body_len)
         buf_append(b, body, body_len);
@@ -362,6 +367,8 @@ static void process_input(struct conn *c)
         reqparser_take(&c->rp, &req);
         c->msg_started_us = 0;
         c->keep_alive = c->rp.keep_alive;
+        c->http10 = c->rp.http10;
+        c->requests++;
         c->head = strcmp(req.method, "HEAD") == 0;
         c->state = CONN_WAITING;
         proxy_handle(c->w, c, &req);
@@ -381,7 +388,9 @@ static void arm_timer(struct conn *c)
     evtimer_del(c->timer);
     if (c->state == CONN_WAITING)
         return; /* the legs' --timeout bounds the wait */
-    struct timeval tv = {KEEPALIVE_IDLE_S, 0};
+    /* A new connection gets as long for its first request as a started
+     * request gets for its headers (slowloris); between requests, keep-alive. */
+    struct timeval tv = {c->requests ? KEEPALIVE_IDLE_S : HEADER_TIMEOUT_US / 1000000u, 0};
     if (c->rp.in_message && !c->rp.headers_done) {
         uint64_t now = now_us();
         uint64_t deadline = c->msg_started_us + HEADER_TIMEOUT_US;

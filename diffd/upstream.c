@@ -261,6 +261,8 @@ static size_t header_cb(char *line, size_t size, size_t n, void *arg)
     const char *colon = memchr(line, ':', end);
     if (!colon)
         return len; /* blank line ending the block, or a folded continuation */
+    if (c->resp.body.len > 0)
+        return len; /* a trailer after the body: not a header */
     const char *v = colon + 1;
     while (v < line + end && (*v == ' ' || *v == '\t'))
         v++;

@@ -2,7 +2,7 @@
 slow), Expect: 100-continue, Connection: close."""
 import time
 
-from e2elib import RawConn, TrioTest, raw_request
+from e2elib import RawConn, TrioTest, long_test, raw_request
 
 
 class ConnectionTest(TrioTest):
@@ -145,3 +145,25 @@ class ConnectionTest(TrioTest):
         conn.send(b"hello")
         final = conn.read_response()
         self.assertEqual((final.status, final.json()["body"]), (200, "hello"))
+
+
+class IdleTest(TrioTest):
+    def test_http10_keep_alive_is_acknowledged(self):
+        p, s, c, d = self.trio()
+        conn = RawConn(d.port)
+        self.addCleanup(conn.close)
+        for i in range(2):
+            conn.send(b"GET /ten/%d HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\n\r\n" % i)
+            r = conn.read_response()
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual((r.header("Connection") or "").lower(), "keep-alive", r)
+            self.assertEqual(r.json()["target"], "/ten/%d" % i)
+
+    @long_test
+    def test_connection_that_never_sends_is_closed_after_10_s(self):
+        p, s, c, d = self.trio()
+        conn = RawConn(d.port, timeout=20)
+        self.addCleanup(conn.close)
+        t0 = time.monotonic()
+        self.assertTrue(conn.is_closed(timeout=15), "a silent new connection is closed")
+        self.assertGreater(time.monotonic() - t0, 8)

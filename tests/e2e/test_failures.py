@@ -151,3 +151,22 @@ class FailureTest(TrioTest):
         self.assertEqual((r.status, r.body), (200, b"hello world"))
         h = self.settle(d)
         self.assertEqual(h["legs"]["candidate"]["2xx"], 1, h)
+
+    def test_trailers_are_not_turned_into_headers(self):
+        # A response trailer (X-Sum) does not reach the client as a header, and a
+        # request trailer does not reach the legs as one: the bodies are sent with a
+        # Content-Length, and trailers are not headers.
+        p, s, c, d = self.trio()
+        r = d.request("GET", "/chunked-ext")
+        self.assertEqual(r.status, 200, r)
+        self.assertIsNone(r.header("X-Sum"), r)
+        conn = RawConn(d.port)
+        self.addCleanup(conn.close)
+        conn.send(b"POST /with-trailer HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                  b"Trailer: X-Checksum\r\n\r\n5\r\nhello\r\n0\r\nX-Checksum: abc\r\n\r\n")
+        resp = conn.read_response()
+        self.assertEqual(resp.status, 200, resp)
+        [rec] = [x for x in p.wait_requests(2) if x["target"] == "/with-trailer"]
+        names = [n.lower() for n, _ in rec["headers"]]
+        self.assertNotIn("x-checksum", names)
+        self.assertEqual(rec["body"], "hello")
