@@ -79,13 +79,15 @@ static void healthz(struct admin *a, struct evhttp_request *req)
     uint64_t legs[ROLE_COUNT][SC_COUNT] = {{0}};
     for (int i = 0; i < a->n_workers; i++) {
         struct worker_stats *s = &a->workers[i].stats;
+        /* inflight and compared first, with acquire: what a finished trial
+         * counted before publishing them is then visible below. */
+        inflight += atomic_load_explicit(&s->inflight, memory_order_acquire);
+        compared += atomic_load_explicit(&s->compared, memory_order_acquire);
         received += stat_get(&s->received);
         sampled += stat_get(&s->sampled);
-        compared += stat_get(&s->compared);
         se += stat_get(&s->skipped_side_effect);
         ov += stat_get(&s->skipped_overload);
         ru += stat_get(&s->skipped_rule);
-        inflight += atomic_load_explicit(&s->inflight, memory_order_relaxed);
         for (int r = 0; r < ROLE_COUNT; r++)
             for (int k = 0; k < SC_COUNT; k++)
                 legs[r][k] += stat_get(&s->legs[r][k]);

@@ -98,7 +98,6 @@ void trial_done(struct worker *w, const struct trial *t)
         wants |= record(w, e, w->diff_noise, true);
     stats_trial_end(w->shard, e, nraw > 0, nnoise > 0);
 
-    stat_add(&w->stats.compared, 1);
     for (int r = 0; r < ROLE_COUNT; r++) {
         const struct leg *l = &t->legs[r];
         if (!l->active)
@@ -110,6 +109,11 @@ void trial_done(struct worker *w, const struct trial *t)
         stat_add(&w->stats.leg_latency_us[r], resp->latency_us);
         stats_leg(e, r, resp->status, failed, resp->latency_us);
     }
+    /* Published after the per-leg counts (release; /healthz reads it with
+     * acquire), so a reader that sees the trial compared sees its legs too. */
+    atomic_store_explicit(&w->stats.compared,
+                          atomic_load_explicit(&w->stats.compared, memory_order_relaxed) + 1,
+                          memory_order_release);
 
     if (wants && samples_budget_take(&w->ctx->sample_budget)) {
         const struct jsondiff *noise = has_noise ? w->diff_noise : NULL;

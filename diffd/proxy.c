@@ -87,8 +87,9 @@ static void trial_complete(struct trial *t)
             answer_from_leg(t, &t->legs[t->respond]);
     }
     if (t->compared) {
-        atomic_fetch_sub_explicit(&w->stats.inflight, 1, memory_order_relaxed);
         trial_done(w, t);
+        /* Only now is the trial out of flight: its counts are all published. */
+        atomic_fetch_sub_explicit(&w->stats.inflight, 1, memory_order_release);
     }
     w->trials--;
     trial_free(t);
