@@ -301,15 +301,26 @@ static cJSON *sample_summary(const struct sample *sm, const char *field)
     return res;
 }
 
+/* Every stored sample into *samples; false (error in out) when a worker did
+ * not answer. */
+static bool collect_samples(const struct api_env *env, struct sample_store *samples,
+                            struct api_response *out)
+{
+    struct stats *s = api_collect(env, samples);
+    if (!s) {
+        samples_clear(samples);
+        reply_error(out, 503, "a worker did not answer in time; try again");
+        return false;
+    }
+    stats_free(s);
+    return true;
+}
+
 static void get_samples(const struct api_env *env, const char *query, struct api_response *out)
 {
     struct sample_store samples = {0};
-    struct stats *s = api_collect(env, &samples);
-    if (!s) {
-        reply_error(out, 503, "a worker did not answer in time; try again");
+    if (!collect_samples(env, &samples, out))
         return;
-    }
-    stats_free(s);
     char *endpoint = query_param(query, "endpoint");
     char *field = query_param(query, "field");
     cJSON *res = cJSON_CreateObject();
@@ -361,12 +372,8 @@ static void get_sample(const struct api_env *env, const char *id, const char *qu
                        struct api_response *out)
 {
     struct sample_store samples = {0};
-    struct stats *s = api_collect(env, &samples);
-    if (!s) {
-        reply_error(out, 503, "a worker did not answer in time; try again");
+    if (!collect_samples(env, &samples, out))
         return;
-    }
-    stats_free(s);
     const struct sample *sm = samples_get(&samples, id);
     char *format = query_param(query, "format");
     if (!sm) {

@@ -44,25 +44,6 @@ static void check_usage(FILE *out)
                  "Exit: 0 pass, 1 regressions or insufficient data, 2 error.\n");
 }
 
-/* --flag VALUE or --flag=VALUE. */
-static bool is_flag(const char *arg, const char *flag)
-{
-    size_t n = strlen(flag);
-    return strncmp(arg, flag, n) == 0 && (arg[n] == '\0' || arg[n] == '=');
-}
-
-static const char *flag_value(int argc, char **argv, int *i, const char *flag)
-{
-    size_t n = strlen(flag);
-    if (argv[*i][n] == '=')
-        return argv[*i] + n + 1;
-    if (*i + 1 >= argc) {
-        fprintf(stderr, "diffd check: %s needs a value\n", flag);
-        return NULL;
-    }
-    return argv[++*i];
-}
-
 static int parse_count(const char *s, uint64_t *out)
 {
     char *end = NULL;
@@ -211,9 +192,9 @@ int check_main(int argc, char **argv)
             check_usage(stdout);
             rc = 0;
             goto out;
-        } else if (is_flag(a, "--url") || is_flag(a, "--report")) {
-            bool url = is_flag(a, "--url");
-            if (!(v = flag_value(argc, argv, &i, url ? "--url" : "--report")))
+        } else if (cli_is_flag(a, "--url") || cli_is_flag(a, "--report")) {
+            bool url = cli_is_flag(a, "--url");
+            if (!(v = cli_flag_value(argc, argv, &i, url ? "--url" : "--report", "check")))
                 goto out;
             if (!*v) {
                 fprintf(stderr, "diffd check: %s needs a non-empty value\n",
@@ -223,20 +204,20 @@ int check_main(int argc, char **argv)
             sources[nsources].value = v;
             sources[nsources].url = url;
             nsources++;
-        } else if (is_flag(a, "--token")) {
-            if (!(v = flag_value(argc, argv, &i, "--token")))
+        } else if (cli_is_flag(a, "--token")) {
+            if (!(v = cli_flag_value(argc, argv, &i, "--token", "check")))
                 goto out;
             token = v;
-        } else if (is_flag(a, "--max-regressions")) {
-            if (!(v = flag_value(argc, argv, &i, "--max-regressions")))
+        } else if (cli_is_flag(a, "--max-regressions")) {
+            if (!(v = cli_flag_value(argc, argv, &i, "--max-regressions", "check")))
                 goto out;
             if (parse_count(v, &gates.max_regressions) == -1) {
                 fprintf(stderr, "diffd check: --max-regressions needs a count >= 0, not \"%s\"\n",
                         v);
                 goto out;
             }
-        } else if (is_flag(a, "--fail-on")) {
-            if (!(v = flag_value(argc, argv, &i, "--fail-on")))
+        } else if (cli_is_flag(a, "--fail-on")) {
+            if (!(v = cli_flag_value(argc, argv, &i, "--fail-on", "check")))
                 goto out;
             if (parse_fail_on(v, &gates) == -1) {
                 fprintf(stderr,
@@ -245,8 +226,8 @@ int check_main(int argc, char **argv)
                         v);
                 goto out;
             }
-        } else if (is_flag(a, "--min-compared")) {
-            if (!(v = flag_value(argc, argv, &i, "--min-compared")))
+        } else if (cli_is_flag(a, "--min-compared")) {
+            if (!(v = cli_flag_value(argc, argv, &i, "--min-compared", "check")))
                 goto out;
             if (parse_count(v, &min_compared) == -1) {
                 fprintf(stderr, "diffd check: --min-compared needs a count >= 0, not \"%s\"\n", v);
@@ -255,13 +236,13 @@ int check_main(int argc, char **argv)
             have_min = true;
         } else if (strcmp(a, "--allow-insufficient") == 0) {
             gates.allow_insufficient = true;
-        } else if (is_flag(a, "--junit") || is_flag(a, "--markdown") || is_flag(a, "--html") ||
-                   is_flag(a, "--json")) {
-            const char *flag = is_flag(a, "--junit")      ? "--junit"
-                               : is_flag(a, "--markdown") ? "--markdown"
-                               : is_flag(a, "--html")     ? "--html"
-                                                          : "--json";
-            if (!(v = flag_value(argc, argv, &i, flag)))
+        } else if (cli_is_flag(a, "--junit") || cli_is_flag(a, "--markdown") ||
+                   cli_is_flag(a, "--html") || cli_is_flag(a, "--json")) {
+            const char *flag = cli_is_flag(a, "--junit")      ? "--junit"
+                               : cli_is_flag(a, "--markdown") ? "--markdown"
+                               : cli_is_flag(a, "--html")     ? "--html"
+                                                              : "--json";
+            if (!(v = cli_flag_value(argc, argv, &i, flag, "check")))
                 goto out;
             if (!*v) {
                 fprintf(stderr, "diffd check: %s needs a file name\n", flag);

@@ -129,25 +129,6 @@ static int parse_size(const char *s, size_t *out)
     return 0;
 }
 
-/* --flag VALUE or --flag=VALUE; returns the value or NULL (and complains). */
-static const char *flag_value(int argc, char **argv, int *i, const char *flag)
-{
-    size_t n = strlen(flag);
-    if (strncmp(argv[*i], flag, n) == 0 && argv[*i][n] == '=')
-        return argv[*i] + n + 1;
-    if (*i + 1 >= argc) {
-        fprintf(stderr, "diffd diff: %s needs a value\n", flag);
-        return NULL;
-    }
-    return argv[++*i];
-}
-
-static bool is_flag(const char *arg, const char *flag)
-{
-    size_t n = strlen(flag);
-    return strncmp(arg, flag, n) == 0 && (arg[n] == '\0' || arg[n] == '=');
-}
-
 int diff_main(int argc, char **argv)
 {
     const char *files[2] = {NULL, NULL};
@@ -172,8 +153,8 @@ int diff_main(int argc, char **argv)
             diff_usage(stdout);
             rc = 0;
             goto out;
-        } else if (is_flag(a, "--rules")) {
-            if (!(v = flag_value(argc, argv, &i, "--rules")))
+        } else if (cli_is_flag(a, "--rules")) {
+            if (!(v = cli_flag_value(argc, argv, &i, "--rules", "diff")))
                 goto out;
             int lrc = rules_add_path(rs, v, err, sizeof(err));
             if (lrc == -2) {
@@ -185,12 +166,12 @@ int diff_main(int argc, char **argv)
                     fprintf(stderr, "%s\n", rules_error(rs, k));
                 goto out;
             }
-        } else if (is_flag(a, "--endpoint")) {
-            if (!(v = flag_value(argc, argv, &i, "--endpoint")))
+        } else if (cli_is_flag(a, "--endpoint")) {
+            if (!(v = cli_flag_value(argc, argv, &i, "--endpoint", "diff")))
                 goto out;
             endpoint = v;
-        } else if (is_flag(a, "--format")) {
-            if (!(v = flag_value(argc, argv, &i, "--format")))
+        } else if (cli_is_flag(a, "--format")) {
+            if (!(v = cli_flag_value(argc, argv, &i, "--format", "diff")))
                 goto out;
             if (strcmp(v, "lines") == 0) {
                 patch = false;
@@ -200,8 +181,8 @@ int diff_main(int argc, char **argv)
                 fprintf(stderr, "diffd diff: --format must be lines or patch, not \"%s\"\n", v);
                 goto out;
             }
-        } else if (is_flag(a, "--max-body")) {
-            if (!(v = flag_value(argc, argv, &i, "--max-body")))
+        } else if (cli_is_flag(a, "--max-body")) {
+            if (!(v = cli_flag_value(argc, argv, &i, "--max-body", "diff")))
                 goto out;
             if (parse_size(v, &opts.max_body) == -1) {
                 fprintf(stderr, "diffd diff: --max-body needs a positive byte count, not \"%s\"\n",

@@ -295,24 +295,13 @@ static void settings_init(void)
 
 static void try_write(struct h1conn *c)
 {
-    while (c->out_off < c->out.len) {
-        ssize_t n = send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off, MSG_NOSIGNAL);
-        if (n > 0) {
-            c->out_off += (size_t)n;
-            continue;
-        }
-        if (n == -1 && errno == EINTR)
-            continue;
-        if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            event_add(c->wev, NULL);
-            return;
-        }
-        fail(c, LEG_ERR_RESET, n == 0 ? "connection closed while sending" : strerror(errno));
-        return;
-    }
-    event_del(c->wev);
-    buf_reset(&c->out);
-    c->out_off = 0;
+    int rc = sock_send_pending(c->fd, &c->out, &c->out_off);
+    if (rc == 0)
+        event_add(c->wev, NULL);
+    else if (rc == -1)
+        fail(c, LEG_ERR_RESET, strerror(errno));
+    else
+        event_del(c->wev);
 }
 
 static void conn_read_cb(evutil_socket_t fd, short what, void *arg)

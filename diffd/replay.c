@@ -909,24 +909,6 @@ static void replay_usage(FILE *out)
             "request answered at all.\n");
 }
 
-static bool is_flag(const char *arg, const char *flag)
-{
-    size_t n = strlen(flag);
-    return strncmp(arg, flag, n) == 0 && (arg[n] == '\0' || arg[n] == '=');
-}
-
-static const char *flag_value(int argc, char **argv, int *i, const char *flag)
-{
-    size_t n = strlen(flag);
-    if (argv[*i][n] == '=')
-        return argv[*i] + n + 1;
-    if (*i + 1 >= argc) {
-        fprintf(stderr, "diffd replay: %s needs a value\n", flag);
-        return NULL;
-    }
-    return argv[++*i];
-}
-
 static void print_diag(void *ctx, const char *msg)
 {
     (void)ctx;
@@ -954,16 +936,16 @@ int replay_main(int argc, char **argv)
             replay_usage(stdout);
             rc = 0;
             goto out;
-        } else if (is_flag(a, "--target")) {
-            if (!(v = flag_value(argc, argv, &i, "--target")))
+        } else if (cli_is_flag(a, "--target")) {
+            if (!(v = cli_flag_value(argc, argv, &i, "--target", "replay")))
                 goto out;
             target = v;
-        } else if (is_flag(a, "--input")) {
-            if (!(v = flag_value(argc, argv, &i, "--input")))
+        } else if (cli_is_flag(a, "--input")) {
+            if (!(v = cli_flag_value(argc, argv, &i, "--input", "replay")))
                 goto out;
             input = v;
-        } else if (is_flag(a, "--format")) {
-            if (!(v = flag_value(argc, argv, &i, "--format")))
+        } else if (cli_is_flag(a, "--format")) {
+            if (!(v = cli_flag_value(argc, argv, &i, "--format", "replay")))
                 goto out;
             if (replay_format_parse(v, &fmt) == -1) {
                 fprintf(stderr, "diffd replay: --format must be har, jsonl or gor, not \"%s\"\n",
@@ -971,8 +953,8 @@ int replay_main(int argc, char **argv)
                 goto out;
             }
             have_format = true;
-        } else if (is_flag(a, "--rate")) {
-            if (!(v = flag_value(argc, argv, &i, "--rate")))
+        } else if (cli_is_flag(a, "--rate")) {
+            if (!(v = cli_flag_value(argc, argv, &i, "--rate", "replay")))
                 goto out;
             errno = 0;
             rate = strtod(v, &end);
@@ -980,8 +962,8 @@ int replay_main(int argc, char **argv)
                 fprintf(stderr, "diffd replay: --rate needs requests/s > 0, not \"%s\"\n", v);
                 goto out;
             }
-        } else if (is_flag(a, "--concurrency")) {
-            if (!(v = flag_value(argc, argv, &i, "--concurrency")))
+        } else if (cli_is_flag(a, "--concurrency")) {
+            if (!(v = cli_flag_value(argc, argv, &i, "--concurrency", "replay")))
                 goto out;
             errno = 0;
             concurrency = strtol(v, &end, 10);

@@ -120,18 +120,12 @@ static void free_soon(struct conn *c)
  * connection is dead (then it was scheduled for freeing). */
 static int flush_out(struct conn *c)
 {
-    while (c->out_off < c->out.len) {
-        ssize_t n = send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off, MSG_NOSIGNAL);
-        if (n > 0) {
-            c->out_off += (size_t)n;
-            continue;
-        }
-        if (n == -1 && errno == EINTR)
-            continue;
-        if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            event_add(c->wev, NULL);
-            return 0;
-        }
+    int rc = sock_send_pending(c->fd, &c->out, &c->out_off);
+    if (rc == 0) {
+        event_add(c->wev, NULL);
+        return 0;
+    }
+    if (rc == -1) {
         /* The client is gone: nothing more can be delivered. */
         c->state = CONN_CLOSING;
         set_reading(c, false);
@@ -140,8 +134,6 @@ static int flush_out(struct conn *c)
         return -1;
     }
     event_del(c->wev);
-    buf_reset(&c->out);
-    c->out_off = 0;
     if (c->state == CONN_CLOSING) {
         free_soon(c);
     } else if (c->write_blocked) {

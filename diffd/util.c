@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 static void oom(size_t n)
@@ -132,6 +133,45 @@ int buf_read_file(struct buf *b, const char *path, char *err, size_t errlen)
         return errf(err, errlen, "%s: %s", path, strerror(bad));
     buf_append(b, "", 0);
     return 0;
+}
+
+int sock_send_pending(int fd, struct buf *b, size_t *off)
+{
+    while (*off < b->len) {
+        ssize_t n = send(fd, b->data + *off, b->len - *off, MSG_NOSIGNAL);
+        if (n > 0) {
+            *off += (size_t)n;
+            continue;
+        }
+        if (n == -1 && errno == EINTR)
+            continue;
+        if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return 0;
+        if (n == 0)
+            errno = EPIPE;
+        return -1;
+    }
+    buf_reset(b);
+    *off = 0;
+    return 1;
+}
+
+bool cli_is_flag(const char *arg, const char *flag)
+{
+    size_t n = strlen(flag);
+    return strncmp(arg, flag, n) == 0 && (arg[n] == '\0' || arg[n] == '=');
+}
+
+const char *cli_flag_value(int argc, char **argv, int *i, const char *flag, const char *cmd)
+{
+    size_t n = strlen(flag);
+    if (strncmp(argv[*i], flag, n) == 0 && argv[*i][n] == '=')
+        return argv[*i] + n + 1;
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "diffd %s: %s needs a value\n", cmd, flag);
+        return NULL;
+    }
+    return argv[++*i];
 }
 
 void buf_reset(struct buf *b)

@@ -51,6 +51,17 @@ void buf_base64(struct buf *b, const void *p, size_t n);
  * then never NULL. Returns 0, or -1 with "PATH: reason" in err. */
 int buf_read_file(struct buf *b, const char *path, char *err, size_t errlen);
 
+/* Sends b->data[*off..b->len) on a non-blocking socket (no SIGPIPE). Returns
+ * 1 when everything is sent (b reset, *off 0), 0 when the socket would block
+ * (*off advanced), -1 on error (errno set). */
+int sock_send_pending(int fd, struct buf *b, size_t *off);
+
+/* Command-line flags given as "--flag VALUE" or "--flag=VALUE". */
+bool cli_is_flag(const char *arg, const char *flag);
+/* The value of the flag at argv[*i], advancing *i past a separate value; NULL
+ * after printing "diffd CMD: FLAG needs a value" on stderr. */
+const char *cli_flag_value(int argc, char **argv, int *i, const char *flag, const char *cmd);
+
 /* Case-insensitive ASCII comparisons. */
 int ascii_casecmp(const char *a, const char *b);
 int ascii_ncasecmp(const char *a, const char *b, size_t n);
