@@ -48,15 +48,6 @@ static void ms_cell(struct buf *out, const struct report_latency *l, double v)
     buf_printf(out, "<td class=\"n\">%s</td>", s);
 }
 
-static size_t endpoint_regressions(const struct report *r, const char *name)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < r->nregressions; i++)
-        if (strcmp(r->regressions[i].endpoint, name) == 0)
-            n++;
-    return n;
-}
-
 static void endpoints_table(const struct report *r, struct buf *out)
 {
     buf_puts(out, "<h2>Endpoints</h2>\n<table>\n<tr><th>endpoint</th><th class=\"n\">compared</th>"
@@ -66,7 +57,7 @@ static void endpoints_table(const struct report *r, struct buf *out)
                   "<th class=\"n\">p99 candidate</th></tr>\n");
     for (size_t i = 0; i < r->nendpoints; i++) {
         const struct report_endpoint *e = &r->endpoints[i];
-        size_t n = endpoint_regressions(r, e->name);
+        size_t n = report_endpoint_regressions(r, e->name);
         buf_puts(out, n ? "<tr class=\"reg\"><td><code>" : "<tr><td><code>");
         esc(out, e->name);
         buf_printf(out, "</code></td><td class=\"n\">%llu</td>", (unsigned long long)e->compared);
@@ -116,7 +107,7 @@ static void fields_details(const struct report *r, struct buf *out)
     for (size_t i = 0; i < r->nendpoints; i++) {
         const struct report_endpoint *e = &r->endpoints[i];
         buf_printf(out, "<details%s><summary><code>",
-                   endpoint_regressions(r, e->name) ? " open" : "");
+                   report_endpoint_regressions(r, e->name) ? " open" : "");
         esc(out, e->name);
         buf_printf(out, "</code> <span class=\"muted\">(%zu field%s", e->nfields,
                    e->nfields == 1 ? "" : "s");

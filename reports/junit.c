@@ -13,15 +13,6 @@ static void attr(struct buf *out, const char *name, const char *value)
     buf_puts(out, "\"");
 }
 
-static size_t endpoint_regressions(const struct report *r, const char *name)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < r->nregressions; i++)
-        if (strcmp(r->regressions[i].endpoint, name) == 0)
-            n++;
-    return n;
-}
-
 static void failure(struct buf *out, const struct report_regression *g)
 {
     char *msg;
@@ -45,7 +36,7 @@ void junit_render(const struct report *r, struct buf *out)
     size_t failed = 0, skipped = 0;
     for (size_t i = 0; i < r->nendpoints; i++) {
         const struct report_endpoint *e = &r->endpoints[i];
-        if (endpoint_regressions(r, e->name) > 0)
+        if (report_endpoint_regressions(r, e->name) > 0)
             failed++;
         else if (e->compared < r->thresholds.min_compared || e->compared == 0)
             skipped++;
@@ -81,7 +72,7 @@ void junit_render(const struct report *r, struct buf *out)
         buf_puts(out, "    <testcase classname=\"diffd\"");
         attr(out, "name", e->name);
         buf_printf(out, " assertions=\"%llu\">\n", (unsigned long long)e->compared);
-        size_t n = endpoint_regressions(r, e->name);
+        size_t n = report_endpoint_regressions(r, e->name);
         for (size_t k = 0; k < r->nregressions; k++)
             if (strcmp(r->regressions[k].endpoint, e->name) == 0)
                 failure(out, &r->regressions[k]);

@@ -1110,3 +1110,12 @@ void report_xml_escape(struct buf *out, const char *s)
         p++;
     }
 }
+
+size_t report_endpoint_regressions(const struct report *r, const char *name)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < r->nregressions; i++)
+        if (strcmp(r->regressions[i].endpoint, name) == 0)
+            n++;
+    return n;
+}

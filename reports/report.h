@@ -153,6 +153,9 @@ void report_gates_default(struct report_gates *g);
  * a one-line reason ("2 regressions (max 0)", "insufficient data: ...") to why. */
 int report_gate(const struct report *r, const struct report_gates *g, char *why, size_t whylen);
 
+/* Regressions listed for the endpoint called name. */
+size_t report_endpoint_regressions(const struct report *r, const char *name);
+
 /* Number of regressions of the types the gates count. */
 size_t report_counted_regressions(const struct report *r, const struct report_gates *g);
 
