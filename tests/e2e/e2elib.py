@@ -50,6 +50,30 @@ def wait_until(pred, timeout=5.0, interval=0.05, what="condition"):
         time.sleep(interval)
 
 
+def free_port():
+    """A loopback port free right now (for programs that cannot be given port 0)."""
+    s = socket.socket()
+    s.bind((LOCAL, 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def run_wrk(test, url, threads, conns, seconds=2):
+    """Runs wrk against url; asserts it got more than 50 answers, all 2xx, no socket
+    errors. Returns (requests counted by wrk, wrk's output)."""
+    out = subprocess.run([shutil.which("wrk") or "wrk", "-t%d" % threads, "-c%d" % conns,
+                          "-d%ds" % seconds, "--timeout", "5s", url],
+                         capture_output=True, timeout=30, text=True).stdout
+    m = re.search(r"(\d+) requests in", out)
+    test.assertIsNotNone(m, out)
+    n = int(m.group(1))
+    test.assertGreater(n, 50, out)
+    test.assertNotIn("Non-2xx", out)
+    test.assertNotIn("Socket errors", out)
+    return n, out
+
+
 def refused_port():
     """A loopback port that refuses connections for the rest of the test: a bound socket
     that never listens. Returns (port, socket); keep the socket open."""

@@ -28,11 +28,10 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import unittest
 
-from e2elib import DIFFD_BIN, HERE, REPO, SANITIZER_RE, TrioTest
+from e2elib import DIFFD_BIN, HERE, REPO, SANITIZER_RE, TrioTest, free_port
 
 try:
     import yaml
@@ -91,14 +90,6 @@ def read(name):
 
 def load_yaml(name):
     return [d for d in yaml.safe_load_all(read(name)) if d is not None]
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def makefile_deb_pkgs():

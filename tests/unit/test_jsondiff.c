@@ -11,6 +11,8 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -530,27 +532,6 @@ static void test_shipped_example(void **state)
     http_response_free(&l);
     http_response_free(&r);
     rules_free(rs);
-}
-
-/* Runs a command entry point with its output discarded; returns its exit code. */
-static int run_quiet(int (*fn)(int, char **), int argc, const char **argv)
-{
-    fflush(stdout);
-    fflush(stderr);
-    int out = dup(1), err = dup(2);
-    int devnull = open("/dev/null", O_WRONLY);
-    assert_true(out >= 0 && err >= 0 && devnull >= 0);
-    dup2(devnull, 1);
-    dup2(devnull, 2);
-    int rc = fn(argc, (char **)argv);
-    fflush(stdout);
-    fflush(stderr);
-    dup2(out, 1);
-    dup2(err, 2);
-    close(out);
-    close(err);
-    close(devnull);
-    return rc;
 }
 
 static void write_file(const char *path, const char *text)
