@@ -249,7 +249,8 @@ static void snapshot_cb(evutil_socket_t fd, short what, void *arg)
         snprintf(err, sizeof(err), "state file %s: snapshot skipped: a worker did not answer",
                  a->ctx->cfg->state_file);
     else
-        state_save(a->ctx->cfg->state_file, s, &samples, err, sizeof(err));
+        state_save(a->ctx->cfg->state_file, s, &samples, liverules_current(a->ctx->rules), err,
+                   sizeof(err));
     if (strcmp(err, a->last_snapshot_error) != 0 && err[0])
         fprintf(stderr, "diffd: %s\n", err);
     snprintf(a->last_snapshot_error, sizeof(a->last_snapshot_error), "%s", err);

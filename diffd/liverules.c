@@ -146,20 +146,11 @@ const struct ruleset *liverules_current(const struct liverules *lr)
  * that arrive on the old ruleset after this are lost; they are few. */
 static void carry_counts(const struct ruleset *from, const struct ruleset *to)
 {
-    for (size_t si = 0; si < rules_section_count(to); si++) {
-        const struct rules_section *ts = rules_section_at(to, si);
-        for (size_t k = 0; k < ts->nrules; k++) {
-            const struct rule *r = ts->rules[k];
-            for (size_t sj = 0; sj < rules_section_count(from); sj++) {
-                const struct rules_section *fs = rules_section_at(from, sj);
-                for (size_t m = 0; m < fs->nrules; m++) {
-                    const struct rule *o = fs->rules[m];
-                    if (o->line == r->line && strcmp(o->file, r->file) == 0 &&
-                        strcmp(o->text, r->text) == 0)
-                        rules_count(r, atomic_load(&((struct rule *)o)->matched));
-                }
-            }
-        }
+    for (size_t i = 0; i < rules_rule_count(from); i++) {
+        struct rules_rule_info ri;
+        rules_rule_info(from, i, &ri);
+        if (ri.matched)
+            rules_add_matched(to, ri.file, ri.line, ri.text, ri.matched);
     }
 }
 

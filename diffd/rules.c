@@ -1122,6 +1122,19 @@ void rules_rule_info(const struct ruleset *rs, size_t i, struct rules_rule_info 
     out->matched = atomic_load_explicit(&((struct rule *)r)->matched, memory_order_relaxed);
 }
 
+int rules_add_matched(const struct ruleset *rs, const char *file, unsigned line, const char *text,
+                      uint64_t n)
+{
+    for (size_t i = 0; rs && i < rs->nrules; i++) {
+        const struct rule *r = rs->rules[i];
+        if (r->line == line && strcmp(r->file, file) == 0 && strcmp(r->text, text) == 0) {
+            rules_count(r, n);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 const char *rules_file_name(const struct ruleset *rs, size_t i)
 {
     return i < rs->nfiles ? rs->files[i] : NULL;

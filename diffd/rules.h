@@ -151,6 +151,11 @@ struct rules_rule_info {
 };
 size_t rules_rule_count(const struct ruleset *rs);
 void rules_rule_info(const struct ruleset *rs, size_t i, struct rules_rule_info *out);
+/* Adds n to the match counter of the rule written `text` at file:line, if rs
+ * has it: how counts survive a reload and a restart (--state) for the rules
+ * that did not change. Returns 1 when found, 0 when not. */
+int rules_add_matched(const struct ruleset *rs, const char *file, unsigned line, const char *text,
+                      uint64_t n);
 /* Number of files loaded. */
 size_t rules_file_count(const struct ruleset *rs);
 /* Path of the i-th file loaded (i < rules_file_count()), as read. Borrowed. */

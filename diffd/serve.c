@@ -81,7 +81,8 @@ static int restore_state(const struct config *cfg, struct serve_ctx *ctx)
         return 0;
     }
     ctx->base = stats_new((size_t)cfg->max_endpoints, (size_t)cfg->samples_per_field);
-    int rc = state_load(cfg->state_file, ctx->base, &ctx->base_samples, err, sizeof(err));
+    int rc = state_load(cfg->state_file, ctx->base, &ctx->base_samples,
+                        liverules_current(ctx->rules), err, sizeof(err));
     if (rc == -1) {
         fprintf(stderr, "diffd serve: %s\n", err);
         return -1;
@@ -111,7 +112,8 @@ static int save_final_state(const struct config *cfg, struct serve_ctx *ctx, str
         stats_merge(s, workers[i].shard);
         samples_copy_into(&samples, &workers[i].samples);
     }
-    int rc = state_save(cfg->state_file, s, &samples, err, sizeof(err));
+    int rc =
+        state_save(cfg->state_file, s, &samples, liverules_current(ctx->rules), err, sizeof(err));
     if (rc == -1)
         fprintf(stderr, "diffd: %s\n", err);
     else

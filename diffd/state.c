@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +14,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "rules.h"
 #include "samples.h"
 #include "stats.h"
 #include "util.h"
@@ -26,7 +29,8 @@ static void write_u64s(struct buf *b, const uint64_t *v, size_t n)
     buf_puts(b, "]");
 }
 
-static void serialize(struct buf *b, const struct stats *s, const struct sample_store *samples)
+static void serialize(struct buf *b, const struct stats *s, const struct sample_store *samples,
+                      const struct ruleset *rules)
 {
     buf_puts(b, "{\"totals\":{\"received\":");
     buf_printf(b, "%llu,\"sampled\":%llu,\"compared\":%llu,\"skipped\":",
@@ -88,6 +92,20 @@ static void serialize(struct buf *b, const struct stats *s, const struct sample_
         buf_puts(b, sm->json); /* already a JSON document */
         buf_puts(b, "}");
     }
+    buf_puts(b, "],\"rules\":[");
+    bool first = true;
+    for (size_t i = 0; rules && i < rules_rule_count(rules); i++) {
+        struct rules_rule_info ri;
+        rules_rule_info(rules, i, &ri);
+        if (!ri.matched)
+            continue;
+        buf_puts(b, first ? "{\"file\":" : ",{\"file\":");
+        first = false;
+        buf_json_string(b, ri.file, strlen(ri.file));
+        buf_printf(b, ",\"line\":%u,\"text\":", ri.line);
+        buf_json_string(b, ri.text, strlen(ri.text));
+        buf_printf(b, ",\"matched\":%llu}", (unsigned long long)ri.matched);
+    }
     buf_puts(b, "]}\n");
 }
 
@@ -106,10 +124,10 @@ static int write_all(int fd, const char *p, size_t n)
 }
 
 int state_save(const char *path, const struct stats *s, const struct sample_store *samples,
-               char *err, size_t errlen)
+               const struct ruleset *rules, char *err, size_t errlen)
 {
     struct buf body = {0};
-    serialize(&body, s, samples);
+    serialize(&body, s, samples, rules);
     char header[96];
     int hlen = snprintf(header, sizeof(header), MAGIC "%zu %08lx\n", body.len,
                         crc32(0L, (const Bytef *)body.data, (uInt)body.len));
@@ -254,7 +272,38 @@ static int load_endpoint(struct stats *s, const cJSON *je)
     return 0;
 }
 
-static int load_doc(const cJSON *doc, struct stats *s, struct sample_store *samples)
+/* Rule match counts: checked whole before any is applied. A file written
+ * before they were saved has none. */
+static int load_rule_counts(const cJSON *arr, const struct ruleset *rules)
+{
+    if (!arr)
+        return 0;
+    if (!cJSON_IsArray(arr))
+        return -1;
+    const cJSON *jr;
+    cJSON_ArrayForEach(jr, arr)
+    {
+        const cJSON *file = cJSON_GetObjectItemCaseSensitive(jr, "file");
+        const cJSON *text = cJSON_GetObjectItemCaseSensitive(jr, "text");
+        uint64_t line, matched;
+        if (!cJSON_IsString(file) || !cJSON_IsString(text) || get_u64(jr, "line", &line) ||
+            line > UINT_MAX || get_u64(jr, "matched", &matched))
+            return -1;
+    }
+    cJSON_ArrayForEach(jr, arr)
+    {
+        uint64_t line = 0, matched = 0;
+        get_u64(jr, "line", &line);
+        get_u64(jr, "matched", &matched);
+        rules_add_matched(rules, cJSON_GetObjectItemCaseSensitive(jr, "file")->valuestring,
+                          (unsigned)line, cJSON_GetObjectItemCaseSensitive(jr, "text")->valuestring,
+                          matched);
+    }
+    return 0;
+}
+
+static int load_doc(const cJSON *doc, struct stats *s, struct sample_store *samples,
+                    const struct ruleset *rules)
 {
     const cJSON *totals = cJSON_GetObjectItemCaseSensitive(doc, "totals");
     uint64_t rec, sam, cmp, skipped[STATS_SKIPS] = {0};
@@ -290,11 +339,11 @@ static int load_doc(const cJSON *doc, struct stats *s, struct sample_store *samp
         samples_put(samples, id->valuestring, ep->valuestring, xstrdup(json));
         cJSON_free(json);
     }
-    return 0;
+    return load_rule_counts(cJSON_GetObjectItemCaseSensitive(doc, "rules"), rules);
 }
 
-int state_load(const char *path, struct stats *s, struct sample_store *samples, char *err,
-               size_t errlen)
+int state_load(const char *path, struct stats *s, struct sample_store *samples,
+               const struct ruleset *rules, char *err, size_t errlen)
 {
     if (access(path, F_OK) == -1 && errno == ENOENT)
         return 1;
@@ -326,7 +375,7 @@ int state_load(const char *path, struct stats *s, struct sample_store *samples, 
         goto out;
     }
     doc = cJSON_ParseWithLength(body, blen);
-    if (!doc || load_doc(doc, s, samples) == -1) {
+    if (!doc || load_doc(doc, s, samples, rules) == -1) {
         errf(err, errlen,
              "state file %s has an invalid document; move it away or start with --reset-state",
              path);

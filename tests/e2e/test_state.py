@@ -14,8 +14,8 @@ MAGIC = b"DIFFD-STATE 1 "
 
 
 def counters(rep):
-    """What a restart must restore: totals and every endpoint's counters, fields,
-    histograms and status counts (not rules' match counts, nor generated_at)."""
+    """What a restart must restore: totals, every endpoint's counters, fields,
+    histograms and status counts, and each rule's match count (not generated_at)."""
     eps = {}
     for e in rep["endpoints"]:
         eps[e["name"]] = {
@@ -29,6 +29,7 @@ def counters(rep):
             "latency_regression": e["latency_regression"], "status": e["status"],
         }
     return {"totals": rep["totals"], "endpoints": eps,
+            "rules": sorted((r["file"], r["line"], r["text"], r["matched"]) for r in rep["rules"]),
             "regressions": sorted((g["endpoint"], g["type"], g.get("path") or g.get("quantile"))
                                   for g in rep["regressions"]),
             "verdict": rep["verdict"]}

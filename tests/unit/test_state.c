@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "rules.h"
 #include "samples.h"
 #include "state.h"
 #include "stats.h"
@@ -70,11 +71,11 @@ static void test_roundtrip(void **state)
     struct sample_store samples = {0};
     samples_put(&samples, "t-x-0-1", "GET /users/:id", xstrdup("{\"id\":\"t-x-0-1\",\"n\":[1,2]}"));
     char err[512];
-    assert_int_equal(state_save(path, s, &samples, err, sizeof(err)), 0);
+    assert_int_equal(state_save(path, s, &samples, NULL, err, sizeof(err)), 0);
 
     struct stats *back = stats_new(100, 5);
     struct sample_store back_samples = {0};
-    assert_int_equal(state_load(path, back, &back_samples, err, sizeof(err)), 0);
+    assert_int_equal(state_load(path, back, &back_samples, NULL, err, sizeof(err)), 0);
     assert_int_equal(back->totals_received, s->totals_received);
     assert_int_equal(back->totals_sampled, s->totals_sampled);
     assert_int_equal(back->totals_compared, s->totals_compared);
@@ -139,7 +140,7 @@ static void expect_refused(const char *why)
     struct stats *s = stats_new(100, 5);
     struct sample_store samples = {0};
     char err[512] = "";
-    if (state_load(path, s, &samples, err, sizeof(err)) != -1)
+    if (state_load(path, s, &samples, NULL, err, sizeof(err)) != -1)
         fail_msg("%s: accepted", why);
     if (!strstr(err, path))
         fail_msg("%s: message \"%s\" does not name the file", why, err);
@@ -152,7 +153,7 @@ static void test_damage_is_refused(void **state)
     (void)state;
     struct stats *s = sample_stats();
     char err[512];
-    assert_int_equal(state_save(path, s, NULL, err, sizeof(err)), 0);
+    assert_int_equal(state_save(path, s, NULL, NULL, err, sizeof(err)), 0);
     stats_free(s);
     size_t len;
     char *good = read_file(&len);
@@ -181,7 +182,7 @@ static void test_damage_is_refused(void **state)
     write_file(good, len);
     struct stats *ok = stats_new(100, 5);
     struct sample_store samples = {0};
-    assert_int_equal(state_load(path, ok, &samples, err, sizeof(err)), 0);
+    assert_int_equal(state_load(path, ok, &samples, NULL, err, sizeof(err)), 0);
     stats_free(ok);
     free(flip);
     free(good);
@@ -195,8 +196,117 @@ static void test_missing_file(void **state)
     struct stats *s = stats_new(100, 5);
     struct sample_store samples = {0};
     char err[512];
-    assert_int_equal(state_load(other, s, &samples, err, sizeof(err)), 1);
+    assert_int_equal(state_load(other, s, &samples, NULL, err, sizeof(err)), 1);
     stats_free(s);
+}
+
+static struct ruleset *ruleset_of(const char *text)
+{
+    struct ruleset *rs = rules_new();
+    char err[512];
+    assert_int_equal(rules_add_text(rs, "shop.rules", text, strlen(text), err, sizeof(err)), 0);
+    assert_int_equal(rules_finish(rs, err, sizeof(err)), 0);
+    return rs;
+}
+
+static uint64_t matched(const struct ruleset *rs, size_t i)
+{
+    struct rules_rule_info ri;
+    rules_rule_info(rs, i, &ri);
+    return ri.matched;
+}
+
+static void write_doc(const char *body)
+{
+    struct buf b = {0};
+    buf_printf(&b, "DIFFD-STATE 1 %zu %08lx\n%s", strlen(body),
+               crc32(0, (const unsigned char *)body, (unsigned)strlen(body)), body);
+    write_file(b.data, b.len);
+    buf_free(&b);
+}
+
+/* Rule match counts survive a restart for the rules still written the same at
+ * the same place; a rule edited meanwhile starts over, and nothing else is
+ * credited with its count. */
+static void test_rule_match_counts(void **state)
+{
+    (void)state;
+    struct ruleset *before = ruleset_of("[*]\n"
+                                        "ignore-header date\n"
+                                        "ignore $.request_id\n"
+                                        "ignore $.never\n"
+                                        "unordered $.tags\n");
+    rules_add_matched(before, "shop.rules", 2, "ignore-header date", 7);
+    rules_add_matched(before, "shop.rules", 3, "ignore $.request_id", 12);
+    rules_add_matched(before, "shop.rules", 5, "unordered $.tags", 3);
+    struct stats *s = sample_stats();
+    char err[512];
+    assert_int_equal(state_save(path, s, NULL, before, err, sizeof(err)), 0);
+
+    /* $.request_id moved a line down; $.tags is now unordered by a key. */
+    struct ruleset *after = ruleset_of("[*]\n"
+                                       "ignore-header date\n"
+                                       "\n"
+                                       "ignore $.request_id\n"
+                                       "ignore $.never\n"
+                                       "unordered $.tags by $.id\n");
+    struct stats *back = stats_new(100, 5);
+    struct sample_store samples = {0};
+    assert_int_equal(state_load(path, back, &samples, after, err, sizeof(err)), 0);
+    assert_int_equal(rules_rule_count(after), 4);
+    assert_int_equal(matched(after, 0), 7);
+    assert_int_equal(matched(after, 1), 0);
+    assert_int_equal(matched(after, 2), 0);
+    assert_int_equal(matched(after, 3), 0);
+    assert_int_equal(back->totals_compared, s->totals_compared);
+
+    /* Loaded into the same rules again: the counts add up, as the stats do. */
+    assert_int_equal(state_load(path, back, &samples, before, err, sizeof(err)), 0);
+    assert_int_equal(matched(before, 0), 14);
+    assert_int_equal(matched(before, 1), 24);
+    assert_int_equal(matched(before, 2), 0);
+    assert_int_equal(matched(before, 3), 6);
+
+    /* A malformed entry refuses the whole file and credits nothing. */
+    static const char *bad[] = {
+        /* The control: the same document, well formed, is accepted. */
+        "{\"rules\":[{\"file\":\"shop.rules\",\"line\":2,\"text\":\"ignore-header "
+        "date\",\"matched\":1}]}",
+        "{\"rules\":{}}",
+        "{\"rules\":[{\"file\":\"shop.rules\",\"line\":2,\"text\":\"ignore-header date\"}]}",
+        "{\"rules\":[{\"file\":\"shop.rules\",\"line\":2,\"text\":\"ignore-header "
+        "date\",\"matched\":1},{\"file\":7,\"line\":2,\"text\":\"x\",\"matched\":1}]}",
+        "{\"rules\":[{\"file\":\"shop.rules\",\"line\":-2,\"text\":\"x\",\"matched\":1}]}",
+        "{\"rules\":[{\"file\":\"shop.rules\",\"line\":9e12,\"text\":\"x\",\"matched\":1}]}",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct buf doc = {0};
+        buf_printf(&doc,
+                   "{\"totals\":{\"received\":0,\"sampled\":0,\"compared\":0,"
+                   "\"skipped\":[0,0,0]},\"endpoints\":[],\"samples\":[],%s\n",
+                   bad[i] + 1);
+        write_doc(doc.data);
+        buf_free(&doc);
+        struct stats *t = stats_new(100, 5);
+        int rc = state_load(path, t, &samples, before, err, sizeof(err));
+        if (i == 0) {
+            assert_int_equal(rc, 0);
+            stats_free(t);
+            continue;
+        }
+        if (rc != -1)
+            fail_msg("bad rules entry %zu accepted", i);
+        if (!strstr(err, path))
+            fail_msg("bad rules entry %zu: message \"%s\" does not name the file", i, err);
+        stats_free(t);
+    }
+    assert_int_equal(matched(before, 0), 15); /* 14 + the control's 1 */
+
+    stats_free(s);
+    stats_free(back);
+    samples_clear(&samples);
+    rules_free(before);
+    rules_free(after);
 }
 
 int main(void)
@@ -205,6 +315,7 @@ int main(void)
         cmocka_unit_test(test_roundtrip),
         cmocka_unit_test(test_damage_is_refused),
         cmocka_unit_test(test_missing_file),
+        cmocka_unit_test(test_rule_match_counts),
     };
     return cmocka_run_group_tests_name("state", tests, setup, teardown);
 }
