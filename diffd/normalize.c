@@ -9,10 +9,120 @@
  * later ones (equally on both sides, so comparisons stay aligned). */
 #include "normalize.h"
 
+#include <stdalign.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define NORM_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define NORM_ASAN 1
+#endif
+#endif
+#ifdef NORM_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
+/* ---- the body arena (normalize.h) ----------------------------------------------
+ * Chunks from malloc(), newest first; allocations are bumped in 16-byte steps.
+ * The first chunk is sized from the body (a parsed JSON body takes about eight
+ * times its length in nodes and strings), each next one twice the previous.
+ * Under AddressSanitizer every allocation is followed by a poisoned red zone and
+ * the unused rest of a chunk stays poisoned, so an overflow inside the arena is
+ * still caught. */
+struct norm_chunk {
+    struct norm_chunk *next;
+    size_t size, used;
+    alignas(16) unsigned char data[];
+};
+
+struct arena_ctx {
+    struct norm_chunk **head;
+    size_t next_size;
+};
+
+#define ARENA_MIN ((size_t)4 << 10)
+#define ARENA_FIRST_MAX ((size_t)1 << 20)
+#define ARENA_GROW_MAX ((size_t)64 << 20)
+#ifdef NORM_ASAN
+#define ARENA_REDZONE 16
+#else
+#define ARENA_REDZONE 0
+#endif
+
+static _Thread_local struct arena_ctx *arena_cur;
+
+static void *hook_malloc(size_t n)
+{
+    struct arena_ctx *a = arena_cur;
+    if (!a)
+        return malloc(n);
+    size_t need = ((n ? n : 1) + 15) / 16 * 16 + ARENA_REDZONE;
+    struct norm_chunk *c = *a->head;
+    if (!c || c->size - c->used < need) {
+        size_t size = a->next_size > need ? a->next_size : need;
+        c = malloc(sizeof(*c) + size);
+        if (!c)
+            return NULL; /* cJSON fails the parse */
+        c->size = size;
+        c->used = 0;
+        c->next = *a->head;
+        *a->head = c;
+        a->next_size = size < ARENA_GROW_MAX / 2 ? size * 2 : ARENA_GROW_MAX;
+#ifdef NORM_ASAN
+        ASAN_POISON_MEMORY_REGION(c->data, size);
+#endif
+    }
+    void *p = c->data + c->used;
+    c->used += need;
+#ifdef NORM_ASAN
+    ASAN_UNPOISON_MEMORY_REGION(p, n);
+#endif
+    return p;
+}
+
+static bool arena_owns(const struct arena_ctx *a, const void *p)
+{
+    for (const struct norm_chunk *c = *a->head; c; c = c->next)
+        if ((const unsigned char *)p >= c->data && (const unsigned char *)p < c->data + c->size)
+            return true;
+    return false;
+}
+
+/* Inside the arena a free is a no-op: the chunks go at normalize_free(). */
+static void hook_free(void *p)
+{
+    struct arena_ctx *a = arena_cur;
+    if (p && a && arena_owns(a, p))
+        return;
+    free(p);
+}
+
+static void arena_release(struct norm_chunk *c)
+{
+    while (c) {
+        struct norm_chunk *next = c->next;
+#ifdef NORM_ASAN
+        ASAN_UNPOISON_MEMORY_REGION(c->data, c->size);
+#endif
+        free(c);
+        c = next;
+    }
+}
+
+void normalize_install_hooks(void)
+{
+    cJSON_Hooks hooks = {hook_malloc, hook_free};
+    cJSON_InitHooks(&hooks);
+}
+
+__attribute__((constructor)) static void install_hooks_at_start(void)
+{
+    normalize_install_hooks();
+}
 
 /* One JSONPath-bearing rule argument that applies to bodies. */
 struct prule {
@@ -637,6 +747,9 @@ static void normalize_body(const struct rules_view *view, const struct http_resp
     size_t len = resp->body.len;
     struct buf decoded = {0};
     struct buf tmp = {0};
+    size_t first = len < ARENA_FIRST_MAX / 8 ? len * 8 : ARENA_FIRST_MAX;
+    struct arena_ctx arena = {&out->arena_, first > ARENA_MIN ? first : ARENA_MIN};
+    arena_cur = &arena;
     out->body_kind = NORM_BODY_NONE;
     if (len == 0 || target_ruled(view, RULE_IGNORE, RULE_TARGET_BODY))
         goto out;
@@ -699,6 +812,7 @@ static void normalize_body(const struct rules_view *view, const struct http_resp
     out->body_kind = NORM_BODY_BINARY;
     out->body = cJSON_CreateString(tmp.data);
 out:
+    arena_cur = NULL;
     buf_free(&decoded);
     buf_free(&tmp);
 }
@@ -722,7 +836,10 @@ void normalize_free(struct norm_response *n)
     free(n->nodes_);
     free(n->strings_);
     free(n->headers);
-    cJSON_Delete(n->body);
+    if (n->arena_)
+        arena_release(n->arena_); /* the whole tree */
+    else
+        cJSON_Delete(n->body); /* made under other hooks (normalize_install_hooks()) */
     memset(n, 0, sizeof(*n));
 }
 
