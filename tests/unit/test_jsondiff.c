@@ -534,14 +534,6 @@ static void test_shipped_example(void **state)
     rules_free(rs);
 }
 
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
-
 /* diffd diff: 0 same, 1 different, 2 error; whole HTTP responses accepted. */
 static void test_diff_command(void **state)
 {
@@ -549,11 +541,12 @@ static void test_diff_command(void **state)
     const char *a = "/tmp/diffd-diff-a.json", *b = "/tmp/diffd-diff-b.json";
     const char *ha = "/tmp/diffd-diff-a.http", *hb = "/tmp/diffd-diff-b.http";
     const char *r = "/tmp/diffd-diff.rules";
-    write_file(a, "{\"id\":1,\"ts\":\"x\"}");
-    write_file(b, "{\"ts\":\"y\",\"id\":2}");
-    write_file(r, "[*]\nignore $.ts\n[GET /u/:id]\nignore $.id\n");
-    write_file(ha, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nDate: a\r\n\r\n{}");
-    write_file(hb, "HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nDate: b\r\n\r\n{}");
+    write_text_file(a, "{\"id\":1,\"ts\":\"x\"}");
+    write_text_file(b, "{\"ts\":\"y\",\"id\":2}");
+    write_text_file(r, "[*]\nignore $.ts\n[GET /u/:id]\nignore $.id\n");
+    write_text_file(ha, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nDate: a\r\n\r\n{}");
+    write_text_file(
+        hb, "HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nDate: b\r\n\r\n{}");
     const char *same[] = {"diff", a, a};
     assert_int_equal(run_quiet(diff_main, 3, same), 0);
     const char *differ[] = {"diff", a, b};

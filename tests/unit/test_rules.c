@@ -202,14 +202,6 @@ static void test_all_errors_are_reported(void **state)
     rules_free(rs);
 }
 
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
-
 static void test_files_and_directories(void **state)
 {
     (void)state;
@@ -220,9 +212,9 @@ static void test_files_and_directories(void **state)
     snprintf(q, sizeof(q), "%s/a.rules", dir);
     snprintf(r, sizeof(r), "%s/notes.txt", dir);
     snprintf(sub, sizeof(sub), "%s/sub", dir);
-    write_file(p, "[*]\nignore $.from_b\n");
-    write_file(q, "[*]\nignore $.from_a\n");
-    write_file(r, "this is not a rules file\n");
+    write_text_file(p, "[*]\nignore $.from_b\n");
+    write_text_file(q, "[*]\nignore $.from_a\n");
+    write_text_file(r, "this is not a rules file\n");
     assert_int_equal(mkdir(sub, 0700), 0);
 
     struct ruleset *rs = rules_new();
@@ -249,7 +241,7 @@ static void test_files_and_directories(void **state)
     rules_free(rs);
 
     /* A syntax error in a directory's file names that file. */
-    write_file(p, "[*]\nignore $.ok\nignroe $.x\n");
+    write_text_file(p, "[*]\nignore $.ok\nignroe $.x\n");
     rs = rules_new();
     assert_int_equal(rules_add_path(rs, dir, err, sizeof(err)), -1);
     char want[300];

@@ -135,6 +135,16 @@ static char *read_file(size_t *len)
     return buf_steal(&b);
 }
 
+/* A state file with a right header (length, CRC-32) around body. */
+static void write_doc(const char *body)
+{
+    struct buf b = {0};
+    buf_printf(&b, "DIFFD-STATE 1 %zu %08lx\n%s", strlen(body),
+               crc32(0, (const unsigned char *)body, (unsigned)strlen(body)), body);
+    write_file(b.data, b.len);
+    buf_free(&b);
+}
+
 static void expect_refused(const char *why)
 {
     struct stats *s = stats_new(100, 5);
@@ -170,14 +180,8 @@ static void test_damage_is_refused(void **state)
     write_file(flip, len);
     expect_refused("one byte changed");
     /* Right header and checksum over a body that is not a state document. */
-    const char *body = "{\"totals\":{}}\n";
-    struct buf fake = {0};
-    buf_printf(&fake, "DIFFD-STATE 1 %zu ", strlen(body));
-    buf_printf(&fake, "%08lx\n%s", crc32(0, (const unsigned char *)body, (unsigned)strlen(body)),
-               body);
-    write_file(fake.data, fake.len);
+    write_doc("{\"totals\":{}}\n");
     expect_refused("valid checksum, invalid document");
-    buf_free(&fake);
 
     write_file(good, len);
     struct stats *ok = stats_new(100, 5);
@@ -214,15 +218,6 @@ static uint64_t matched(const struct ruleset *rs, size_t i)
     struct rules_rule_info ri;
     rules_rule_info(rs, i, &ri);
     return ri.matched;
-}
-
-static void write_doc(const char *body)
-{
-    struct buf b = {0};
-    buf_printf(&b, "DIFFD-STATE 1 %zu %08lx\n%s", strlen(body),
-               crc32(0, (const unsigned char *)body, (unsigned)strlen(body)), body);
-    write_file(b.data, b.len);
-    buf_free(&b);
 }
 
 /* Rule match counts survive a restart for the rules still written the same at

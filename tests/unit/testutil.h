@@ -4,7 +4,18 @@
 
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
+
+/* Writes text to path; a file that cannot be written stops the test program. */
+static inline void write_text_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (!f || fputs(text, f) == EOF || fclose(f) != 0) {
+        perror(path);
+        abort();
+    }
+}
 
 /* Runs a command entry point with its output discarded; returns its exit
  * code. Returns -1 when the descriptors cannot be set up. */
