@@ -102,7 +102,10 @@ install: $(BUILD)/diffd
 # install fails (stale lists on an old image).
 DEB_PKGS := build-essential pkg-config libevent-dev node-llhttp libcjson-dev \
 	libcurl4-openssl-dev libpcre2-dev zlib1g-dev libcmocka-dev libjemalloc-dev clang \
-	libclang-rt-14-dev clang-format nginx wrk python3 python3-yaml curl openssl valgrind prometheus
+	libclang-rt-14-dev clang-format nginx wrk python3 python3-yaml curl openssl valgrind prometheus \
+	libnghttp2-dev nghttp2-client libpcap-dev tcpdump python3-scapy python3-grpcio \
+	python3-grpc-tools protobuf-compiler libprotobuf-dev gunicorn python3-httpbin \
+	python3-matplotlib linux-perf
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; \
