@@ -333,6 +333,14 @@ bool jsonpath_state_matches(const struct jsonpath *p, uint64_t state)
     return (state >> p->nseg) & 1;
 }
 
+bool jsonpath_state_needs_node(const struct jsonpath *p, uint64_t state)
+{
+    /* Names, indices and wildcards are decided by the step alone. */
+    (void)p;
+    (void)state;
+    return false;
+}
+
 bool jsonpath_match(const struct jsonpath *p, const struct jsonpath_elem *path, size_t n)
 {
     uint64_t s = jsonpath_start(p);

@@ -36,13 +36,21 @@ struct jsonpath {
     char *text; /* the source text, NUL-terminated */
 };
 
+struct cJSON;
+
 /* One step of an exact path: an object member (name, len; name need not be
- * NUL-terminated) or an array index. */
+ * NUL-terminated) or an array index. Optional context, for selectors that
+ * look at values or at the array's length (filters `[?...]`, negative indices,
+ * slices): node is the value being stepped into and array_len the length of
+ * the array an index step is in; NULL / 0 when the walker does not know them
+ * (a walker that lacks them asks jsonpath_state_needs_node() first). */
 struct jsonpath_elem {
     const char *name;
     size_t len;
     size_t index;
     bool is_index;
+    const struct cJSON *node;
+    size_t array_len;
 };
 
 /* Parses text[0..len) as a path starting with `$` (or `@` when allow_relative,
@@ -68,6 +76,10 @@ uint64_t jsonpath_start(const struct jsonpath *p);
 static inline uint64_t jsonpath_step(const struct jsonpath *p, uint64_t state,
                                      const struct jsonpath_elem *e);
 bool jsonpath_state_matches(const struct jsonpath *p, uint64_t state);
+/* True when the next step from state can only be decided with the elem's node
+ * or array_len (a filter, a negative index or a slice is live in state). A
+ * streaming walker that has neither builds the subtree first. */
+bool jsonpath_state_needs_node(const struct jsonpath *p, uint64_t state);
 
 /* Whole-path convenience over the three functions above. Borrows everything. */
 bool jsonpath_match(const struct jsonpath *p, const struct jsonpath_elem *path, size_t n);
