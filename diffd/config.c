@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,105 +16,6 @@ const char *role_name(int role)
 {
     static const char *const names[] = {"primary", "secondary", "candidate", "none"};
     return (role >= 0 && role <= ROLE_COUNT) ? names[role] : "?";
-}
-
-static const char serve_help[] =
-    "usage: diffd serve --primary URL [--secondary URL] --candidate URL [options]\n"
-    "\n"
-    "Receives mirrored HTTP traffic, sends each sampled request to the primary (current\n"
-    "version), the secondary (a second instance of it) and the candidate (new version) at\n"
-    "once, answers the client from one of them and compares the three responses.\n"
-    "\n"
-    "Backends:\n"
-    "  --primary URL            current version: http:// or https:// base URL, optional path\n"
-    "                           prefix (http://10.0.0.5:8080/api)  [required]\n"
-    "  --secondary URL          second instance of the current version; measures noise.\n"
-    "                           Omit it and nothing is subtracted as noise  [none]\n"
-    "  --candidate URL          new version under test  [required]\n"
-    "  --ca-file FILE           CA certificates (PEM) trusted for https:// backends, e.g. a\n"
-    "                           private CA; certificates are always verified  [system CAs]\n"
-    "\n"
-    "Listeners:\n"
-    "  --listen [ADDR:]PORT     proxy listener (port 0 picks a free port)  [127.0.0.1:8880]\n"
-    "  --admin [ADDR:]PORT      admin API, dashboard, /metrics, /healthz  [127.0.0.1:8888]\n"
-    "  --admin-token TOKEN      require 'Authorization: Bearer TOKEN' on /api/ and /metrics\n"
-    "                           (or env DIFFD_ADMIN_TOKEN)  [none]\n"
-    "\n"
-    "What is compared:\n"
-    "  --rules PATH             a .rules file or a directory of *.rules; may repeat  [none]\n"
-    "  --sample PERCENT         share of requests compared, 0-100  [100]\n"
-    "  --sample-key header:NAME|query:NAME\n"
-    "                           sample consistently per value of that header or query\n"
-    "                           parameter (same value, same decision)  [random]\n"
-    "  --allow-side-effects     also send POST/PUT/PATCH/DELETE to all three backends;\n"
-    "                           without it they go only to the --respond backend and are\n"
-    "                           counted as skipped.side_effect  [off]\n"
-    "\n"
-    "What the client gets:\n"
-    "  --respond primary|secondary|candidate|none\n"
-    "                           whose response is returned, as soon as it arrives; 'none'\n"
-    "                           answers 202 once the request is read (for mirrors)  [primary]\n"
-    "  --wait-all               answer only after all three legs finished (paces a replay\n"
-    "                           by the slowest backend)  [off]\n"
-    "  --preserve-host          send the client's Host (a '-shadow' suffix removed) instead\n"
-    "                           of each backend's own  [off]\n"
-    "\n"
-    "Limits:\n"
-    "  --timeout MS             per-leg timeout; the client gets 504 from its leg  [10000]\n"
-    "  --connect-timeout MS     per-leg connect timeout  [1000]\n"
-    "  --max-body BYTES         largest request or response body (k/m suffixes)  [8m]\n"
-    "  --max-inflight N         trials in progress (split evenly over threads); past it\n"
-    "                           requests are still proxied but not compared  [4096]\n"
-    "  --threads N              worker threads, each with its own event loop  [online CPUs]\n"
-    "\n"
-    "Analysis and state:\n"
-    "  --threshold-relative PCT field regression: (raw-noise)/(raw+noise) above  [20]\n"
-    "  --threshold-absolute PCT field regression: (raw-noise)/compared above  [0.03]\n"
-    "  --latency-factor F       latency regression: candidate above F x baseline  [1.5]\n"
-    "  --latency-min-ms MS      ... and slower by more than MS  [5]\n"
-    "  --min-compared N         trials an endpoint needs before any verdict  [10]\n"
-    "  --max-endpoints N        endpoints tracked; the rest count under OTHER  [1000]\n"
-    "  --samples-per-field N    stored example trials per differing field  [5]\n"
-    "  --max-samples N          stored example trials in all  [2000]\n"
-    "  --state FILE             persist results there and restore them at start  [none]\n"
-    "  --snapshot-interval SEC  how often the state file is written  [5]\n"
-    "  --reset-state            discard an existing state file at start  [off]\n"
-    "  --access-log FILE        one JSON line per trial ('-' for stdout)  [none]\n"
-    "\n"
-    "Signals: SIGTERM/SIGINT finish trials in flight and exit 0.\n";
-
-const char *config_serve_help(void)
-{
-    return serve_help;
-}
-
-static void config_defaults(struct config *cfg)
-{
-    memset(cfg, 0, sizeof(*cfg));
-    cfg->listen_addr = xstrdup("127.0.0.1");
-    cfg->listen_port = 8880;
-    cfg->admin_addr = xstrdup("127.0.0.1");
-    cfg->admin_port = 8888;
-    cfg->sample_percent = 100.0;
-    cfg->respond = ROLE_PRIMARY;
-    cfg->timeout_ms = 10000;
-    cfg->connect_timeout_ms = 1000;
-    cfg->max_body = 8u << 20;
-    cfg->max_inflight = 4096;
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    cfg->threads = cpus > 0 ? (int)cpus : 1;
-    cfg->threshold_relative = 20;
-    cfg->threshold_absolute = 0.03;
-    cfg->latency_factor = 1.5;
-    cfg->latency_min_ms = 5;
-    cfg->min_compared = 10;
-    cfg->snapshot_interval_s = 5;
-    cfg->max_endpoints = 1000;
-    cfg->samples_per_field = 5;
-    cfg->max_samples = 2000;
-    const char *tok = getenv("DIFFD_ADMIN_TOKEN");
-    if (tok && *tok)
-        cfg->admin_token = xstrdup(tok);
 }
 
 static void backend_free(struct backend *b)
@@ -279,228 +181,348 @@ static int parse_size(const char *s, size_t *out)
     return 0;
 }
 
-enum opt {
-    O_PRIMARY,
-    O_SECONDARY,
-    O_CANDIDATE,
-    O_LISTEN,
-    O_ADMIN,
-    O_RULES,
-    O_SAMPLE,
-    O_SAMPLE_KEY,
-    O_RESPOND,
-    O_WAIT_ALL,
-    O_SIDE_EFFECTS,
-    O_TIMEOUT,
-    O_CONNECT_TIMEOUT,
-    O_MAX_BODY,
-    O_MAX_INFLIGHT,
-    O_THREADS,
-    O_PRESERVE_HOST,
-    O_ACCESS_LOG,
-    O_CA_FILE,
-    O_THR_REL,
-    O_THR_ABS,
-    O_LAT_FACTOR,
-    O_LAT_MIN,
-    O_MIN_COMPARED,
-    O_STATE,
-    O_SNAPSHOT,
-    O_RESET_STATE,
-    O_ADMIN_TOKEN,
-    O_MAX_ENDPOINTS,
-    O_SAMPLES_PER_FIELD,
-    O_MAX_SAMPLES,
-    O_HELP,
+/* ---- the option table ------------------------------------------------------
+ *
+ * Every `serve` option is one row: its name, its argument, how the value is
+ * parsed and checked, where it is stored, its default and its help. Parsing,
+ * defaults and `--help` all come from the rows, so an option cannot be
+ * documented without existing or exist without being documented (the model is
+ * redis's config.c). */
+
+enum opt_type {
+    OPT_BOOL,   /* no value: sets a bool */
+    OPT_STRING, /* any value, copied */
+    OPT_LONG,   /* integer in [lo, hi] */
+    OPT_INT,    /* the same into an int */
+    OPT_DOUBLE, /* number in [lo, hi] */
+    OPT_SIZE,   /* byte count with k/m/g suffix */
+    OPT_CUSTOM, /* parsed by the row's function */
 };
 
-static const struct {
+struct opt_def {
+    const char *group; /* starts a --help section; NULL continues the one above */
     const char *name;
-    enum opt id;
-    bool has_arg;
-} options[] = {
-    {"primary", O_PRIMARY, true},
-    {"secondary", O_SECONDARY, true},
-    {"candidate", O_CANDIDATE, true},
-    {"listen", O_LISTEN, true},
-    {"admin", O_ADMIN, true},
-    {"rules", O_RULES, true},
-    {"sample", O_SAMPLE, true},
-    {"sample-key", O_SAMPLE_KEY, true},
-    {"respond", O_RESPOND, true},
-    {"wait-all", O_WAIT_ALL, false},
-    {"allow-side-effects", O_SIDE_EFFECTS, false},
-    {"timeout", O_TIMEOUT, true},
-    {"connect-timeout", O_CONNECT_TIMEOUT, true},
-    {"max-body", O_MAX_BODY, true},
-    {"max-inflight", O_MAX_INFLIGHT, true},
-    {"threads", O_THREADS, true},
-    {"preserve-host", O_PRESERVE_HOST, false},
-    {"access-log", O_ACCESS_LOG, true},
-    {"ca-file", O_CA_FILE, true},
-    {"threshold-relative", O_THR_REL, true},
-    {"threshold-absolute", O_THR_ABS, true},
-    {"latency-factor", O_LAT_FACTOR, true},
-    {"latency-min-ms", O_LAT_MIN, true},
-    {"min-compared", O_MIN_COMPARED, true},
-    {"state", O_STATE, true},
-    {"snapshot-interval", O_SNAPSHOT, true},
-    {"reset-state", O_RESET_STATE, false},
-    {"admin-token", O_ADMIN_TOKEN, true},
-    {"max-endpoints", O_MAX_ENDPOINTS, true},
-    {"samples-per-field", O_SAMPLES_PER_FIELD, true},
-    {"max-samples", O_MAX_SAMPLES, true},
-    {"help", O_HELP, false},
+    const char *arg; /* the value's name in --help; NULL for OPT_BOOL */
+    enum opt_type type;
+    size_t offset; /* of the field in struct config */
+    double lo, hi; /* bounds of OPT_LONG, OPT_INT, OPT_DOUBLE */
+    /* "is not <what>" in errors of numbers; NULL: "a number from lo to hi". */
+    const char *what;
+    int (*parse)(struct config *cfg, const char *v, char *err, size_t errlen);
+    /* The default, applied through the same parser before argv is read (NULL:
+     * zero / off / none); show, when set, is what --help says instead. */
+    const char *def;
+    const char *show;
+    const char *help; /* lines separated by \n */
 };
 
-static void replace_str(char **dst, const char *v)
-{
-    free(*dst);
-    *dst = xstrdup(v);
-}
+#define CFG(field) offsetof(struct config, field)
 
-/* Applies one option. Returns 0, or -1 with err describing the bad value. */
-static int apply(struct config *cfg, enum opt id, const char *flag, const char *v, char *err,
-                 size_t errlen)
+static int set_backend(struct config *cfg, int role, const char *v, char *err, size_t errlen)
 {
     char msg[256];
+    if (config_parse_backend(&cfg->backends[role], v, msg, sizeof(msg)) == -1)
+        return errf(err, errlen, "%s", msg);
+    return 0;
+}
+
+static int opt_primary(struct config *cfg, const char *v, char *err, size_t errlen)
+{
+    return set_backend(cfg, ROLE_PRIMARY, v, err, errlen);
+}
+
+static int opt_secondary(struct config *cfg, const char *v, char *err, size_t errlen)
+{
+    return set_backend(cfg, ROLE_SECONDARY, v, err, errlen);
+}
+
+static int opt_candidate(struct config *cfg, const char *v, char *err, size_t errlen)
+{
+    return set_backend(cfg, ROLE_CANDIDATE, v, err, errlen);
+}
+
+static int set_hostport(char **addr, int *port, const char *v, char *err, size_t errlen)
+{
+    char *a = NULL;
+    int p = 0;
+    if (config_parse_hostport(v, "127.0.0.1", &a, &p) == -1)
+        return errf(err, errlen, "\"%s\" is not [ADDR:]PORT with PORT 0-65535", v);
+    free(*addr);
+    *addr = a;
+    *port = p;
+    return 0;
+}
+
+static int opt_listen(struct config *cfg, const char *v, char *err, size_t errlen)
+{
+    return set_hostport(&cfg->listen_addr, &cfg->listen_port, v, err, errlen);
+}
+
+static int opt_admin(struct config *cfg, const char *v, char *err, size_t errlen)
+{
+    return set_hostport(&cfg->admin_addr, &cfg->admin_port, v, err, errlen);
+}
+
+static int opt_rules(struct config *cfg, const char *v, char *err, size_t errlen)
+{
+    (void)err;
+    (void)errlen;
+    cfg->rules_paths =
+        xrealloc(cfg->rules_paths, (cfg->n_rules_paths + 1) * sizeof(*cfg->rules_paths));
+    cfg->rules_paths[cfg->n_rules_paths++] = xstrdup(v);
+    return 0;
+}
+
+static int opt_sample_key(struct config *cfg, const char *v, char *err, size_t errlen)
+{
+    if (strncmp(v, "header:", 7) == 0 && v[7]) {
+        cfg->sample_key_kind = SAMPLE_KEY_HEADER;
+        v += 7;
+    } else if (strncmp(v, "query:", 6) == 0 && v[6]) {
+        cfg->sample_key_kind = SAMPLE_KEY_QUERY;
+        v += 6;
+    } else {
+        return errf(err, errlen, "\"%s\" is not header:NAME or query:NAME", v);
+    }
+    free(cfg->sample_key_name);
+    cfg->sample_key_name = xstrdup(v);
+    return 0;
+}
+
+static int opt_respond(struct config *cfg, const char *v, char *err, size_t errlen)
+{
+    for (int r = 0; r <= ROLE_COUNT; r++)
+        if (strcmp(v, role_name(r)) == 0) {
+            cfg->respond = r;
+            return 0;
+        }
+    return errf(err, errlen, "\"%s\" is not one of primary, secondary, candidate, none", v);
+}
+
+static int opt_ca_file(struct config *cfg, const char *v, char *err, size_t errlen)
+{
+    if (access(v, R_OK) == -1)
+        return errf(err, errlen, "cannot read \"%s\": %s", v, strerror(errno));
+    free(cfg->ca_file);
+    cfg->ca_file = xstrdup(v);
+    return 0;
+}
+
+static int opt_admin_token(struct config *cfg, const char *v, char *err, size_t errlen)
+{
+    if (!*v)
+        return errf(err, errlen, "the token is empty");
+    free(cfg->admin_token);
+    cfg->admin_token = xstrdup(v);
+    return 0;
+}
+
+static const struct opt_def options[] = {
+    {"Backends", "primary", "URL", OPT_CUSTOM, 0, 0, 0, NULL, opt_primary, NULL, "required",
+     "current version: http:// or https:// base URL, optional path\n"
+     "prefix (http://10.0.0.5:8080/api)"},
+    {NULL, "secondary", "URL", OPT_CUSTOM, 0, 0, 0, NULL, opt_secondary, NULL, "none",
+     "second instance of the current version; measures noise.\n"
+     "Omit it and nothing is subtracted as noise"},
+    {NULL, "candidate", "URL", OPT_CUSTOM, 0, 0, 0, NULL, opt_candidate, NULL, "required",
+     "new version under test"},
+    {NULL, "ca-file", "FILE", OPT_CUSTOM, 0, 0, 0, NULL, opt_ca_file, NULL, "system CAs",
+     "CA certificates (PEM) trusted for https:// backends, e.g. a\n"
+     "private CA; certificates are always verified"},
+
+    {"Listeners", "listen", "[ADDR:]PORT", OPT_CUSTOM, 0, 0, 0, NULL, opt_listen, "127.0.0.1:8880",
+     NULL, "proxy listener (port 0 picks a free port)"},
+    {NULL, "admin", "[ADDR:]PORT", OPT_CUSTOM, 0, 0, 0, NULL, opt_admin, "127.0.0.1:8888", NULL,
+     "admin API, dashboard, /metrics, /healthz"},
+    {NULL, "admin-token", "TOKEN", OPT_CUSTOM, 0, 0, 0, NULL, opt_admin_token, NULL, "none",
+     "require 'Authorization: Bearer TOKEN' on /api/ and /metrics\n"
+     "(or env DIFFD_ADMIN_TOKEN)"},
+
+    {"What is compared", "rules", "PATH", OPT_CUSTOM, 0, 0, 0, NULL, opt_rules, NULL, "none",
+     "a .rules file or a directory of *.rules; may repeat"},
+    {NULL, "sample", "PERCENT", OPT_DOUBLE, CFG(sample_percent), 0, 100,
+     "a percentage from 0 to 100", NULL, "100", NULL, "share of requests compared, 0-100"},
+    {NULL, "sample-key", "header:NAME|query:NAME", OPT_CUSTOM, 0, 0, 0, NULL, opt_sample_key, NULL,
+     "random",
+     "sample consistently per value of that header or query\n"
+     "parameter (same value, same decision)"},
+    {NULL, "allow-side-effects", NULL, OPT_BOOL, CFG(allow_side_effects), 0, 0, NULL, NULL, NULL,
+     "off",
+     "also send POST/PUT/PATCH/DELETE to all three backends;\n"
+     "without it they go only to the --respond backend and are\n"
+     "counted as skipped.side_effect"},
+
+    {"What the client gets", "respond", "primary|secondary|candidate|none", OPT_CUSTOM, 0, 0, 0,
+     NULL, opt_respond, "primary", NULL,
+     "whose response is returned, as soon as it arrives; 'none'\n"
+     "answers 202 once the request is read (for mirrors)"},
+    {NULL, "wait-all", NULL, OPT_BOOL, CFG(wait_all), 0, 0, NULL, NULL, NULL, "off",
+     "answer only after all three legs finished (paces a replay\n"
+     "by the slowest backend)"},
+    {NULL, "preserve-host", NULL, OPT_BOOL, CFG(preserve_host), 0, 0, NULL, NULL, NULL, "off",
+     "send the client's Host (a '-shadow' suffix removed) instead\n"
+     "of each backend's own"},
+
+    {"Limits", "timeout", "MS", OPT_LONG, CFG(timeout_ms), 1, 3600000,
+     "milliseconds from 1 to 3600000", NULL, "10000", NULL,
+     "per-leg timeout; the client gets 504 from its leg"},
+    {NULL, "connect-timeout", "MS", OPT_LONG, CFG(connect_timeout_ms), 1, 3600000,
+     "milliseconds from 1 to 3600000", NULL, "1000", NULL, "per-leg connect timeout"},
+    {NULL, "max-body", "BYTES", OPT_SIZE, CFG(max_body), 0, 0, "a size like 8m, 512k or 65536",
+     NULL, "8m", NULL, "largest request or response body (k/m suffixes)"},
+    {NULL, "max-inflight", "N", OPT_LONG, CFG(max_inflight), 1, 10000000, "a number from 1", NULL,
+     "4096", NULL,
+     "trials in progress (split evenly over threads); past it\n"
+     "requests are still proxied but not compared"},
+    {NULL, "threads", "N", OPT_INT, CFG(threads), 1, 256, "a number from 1 to 256", NULL, NULL,
+     "online CPUs", "proxy worker threads, each with its own event loop"},
+
+    {"Verdicts", "threshold-relative", "PCT", OPT_DOUBLE, CFG(threshold_relative), 0, 100,
+     "a percentage from 0 to 100", NULL, "20", NULL,
+     "field regression: (raw-noise)/(raw+noise) above"},
+    {NULL, "threshold-absolute", "PCT", OPT_DOUBLE, CFG(threshold_absolute), 0, 100,
+     "a percentage from 0 to 100", NULL, "0.03", NULL,
+     "field regression: (raw-noise)/compared above"},
+    {NULL, "latency-factor", "F", OPT_DOUBLE, CFG(latency_factor), 1, 1000,
+     "a factor from 1 to 1000", NULL, "1.5", NULL,
+     "latency regression: candidate above F x baseline"},
+    {NULL, "latency-min-ms", "MS", OPT_DOUBLE, CFG(latency_min_ms), 0, 3600000, "milliseconds",
+     NULL, "5", NULL, "... and slower by more than MS"},
+    {NULL, "min-compared", "N", OPT_LONG, CFG(min_compared), 0, 100000000, "a number from 0", NULL,
+     "10", NULL, "trials an endpoint needs before any verdict"},
+    {NULL, "max-endpoints", "N", OPT_LONG, CFG(max_endpoints), 1, 100000000, "a number from 1",
+     NULL, "1000", NULL, "endpoints tracked; the rest count under OTHER"},
+    {NULL, "samples-per-field", "N", OPT_LONG, CFG(samples_per_field), 0, 100000000,
+     "a number from 0", NULL, "5", NULL, "stored example trials per differing field"},
+    {NULL, "max-samples", "N", OPT_LONG, CFG(max_samples), 0, 100000000, "a number from 0", NULL,
+     "2000", NULL, "stored example trials in all"},
+
+    {"State and logs", "state", "FILE", OPT_STRING, CFG(state_file), 0, 0, NULL, NULL, NULL, "none",
+     "persist results there and restore them at start"},
+    {NULL, "snapshot-interval", "SEC", OPT_LONG, CFG(snapshot_interval_s), 1, 100000000,
+     "a number from 1", NULL, "5", NULL, "how often the state file is written"},
+    {NULL, "reset-state", NULL, OPT_BOOL, CFG(reset_state), 0, 0, NULL, NULL, NULL, "off",
+     "discard an existing state file at start"},
+    {NULL, "access-log", "FILE", OPT_STRING, CFG(access_log), 0, 0, NULL, NULL, NULL, "none",
+     "one JSON line per trial ('-' for stdout)"},
+};
+
+#define N_OPTIONS (sizeof(options) / sizeof(options[0]))
+
+/* Applies one row to a value. Returns 0, or -1 with err naming the flag. */
+static int apply(struct config *cfg, const struct opt_def *o, const char *v, char *err,
+                 size_t errlen)
+{
+    char *field = (char *)cfg + o->offset;
+    char msg[256];
+    double d;
     long l;
-    switch (id) {
-    case O_PRIMARY:
-    case O_SECONDARY:
-    case O_CANDIDATE:
-        if (config_parse_backend(&cfg->backends[id - O_PRIMARY], v, msg, sizeof(msg)) == -1)
-            return errf(err, errlen, "--%s: %s", flag, msg);
+    switch (o->type) {
+    case OPT_BOOL:
+        *(bool *)field = true;
         return 0;
-    case O_LISTEN:
-    case O_ADMIN: {
-        char *addr = NULL;
-        int port = 0;
-        if (config_parse_hostport(v, "127.0.0.1", &addr, &port) == -1)
-            return errf(err, errlen, "--%s: \"%s\" is not [ADDR:]PORT with PORT 0-65535", flag, v);
-        if (id == O_LISTEN) {
-            free(cfg->listen_addr);
-            cfg->listen_addr = addr;
-            cfg->listen_port = port;
-        } else {
-            free(cfg->admin_addr);
-            cfg->admin_addr = addr;
-            cfg->admin_port = port;
+    case OPT_STRING:
+        free(*(char **)field);
+        *(char **)field = xstrdup(v);
+        return 0;
+    case OPT_LONG:
+    case OPT_INT:
+        if (parse_long(v, (long)o->lo, (long)o->hi, &l) == -1)
+            break;
+        if (o->type == OPT_INT)
+            *(int *)field = (int)l;
+        else
+            *(long *)field = l;
+        return 0;
+    case OPT_DOUBLE:
+        if (parse_double(v, o->lo, o->hi, &d) == -1)
+            break;
+        *(double *)field = d;
+        return 0;
+    case OPT_SIZE:
+        if (parse_size(v, (size_t *)field) == -1)
+            break;
+        return 0;
+    case OPT_CUSTOM:
+        if (o->parse(cfg, v, msg, sizeof(msg)) == -1)
+            return errf(err, errlen, "--%s: %s", o->name, msg);
+        return 0;
+    }
+    if (o->what)
+        return errf(err, errlen, "--%s: \"%s\" is not %s", o->name, v, o->what);
+    return errf(err, errlen, "--%s: \"%s\" is not a number from %g to %g", o->name, v, o->lo,
+                o->hi);
+}
+
+static void config_defaults(struct config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->respond = ROLE_PRIMARY;
+    char err[256];
+    for (size_t i = 0; i < N_OPTIONS; i++)
+        if (options[i].def && apply(cfg, &options[i], options[i].def, err, sizeof(err)) == -1)
+            abort(); /* a default that does not parse is a bug in the table */
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    cfg->threads = cpus > 0 ? (int)cpus : 1;
+    const char *tok = getenv("DIFFD_ADMIN_TOKEN");
+    if (tok && *tok)
+        cfg->admin_token = xstrdup(tok);
+}
+
+static const char help_head[] =
+    "usage: diffd serve --primary URL [--secondary URL] --candidate URL [options]\n"
+    "\n"
+    "Receives mirrored HTTP traffic, sends each sampled request to the primary (current\n"
+    "version), the secondary (a second instance of it) and the candidate (new version) at\n"
+    "once, answers the client from one of them and compares the three responses.\n";
+
+static const char help_tail[] =
+    "\n"
+    "Signals: SIGTERM/SIGINT finish trials in flight and exit 0; SIGHUP reloads the rules.\n";
+
+#define HELP_COL 27
+
+static void help_write(struct buf *b)
+{
+    buf_puts(b, help_head);
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        const struct opt_def *o = &options[i];
+        if (o->group)
+            buf_printf(b, "\n%s:\n", o->group);
+        size_t start = b->len;
+        buf_printf(b, "  --%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+        size_t used = b->len - start;
+        if (used >= HELP_COL) {
+            buf_puts(b, "\n");
+            used = 0;
         }
-        return 0;
-    }
-    case O_RULES:
-        cfg->rules_paths =
-            xrealloc(cfg->rules_paths, (cfg->n_rules_paths + 1) * sizeof(*cfg->rules_paths));
-        cfg->rules_paths[cfg->n_rules_paths++] = xstrdup(v);
-        return 0;
-    case O_SAMPLE:
-        if (parse_double(v, 0, 100, &cfg->sample_percent) == -1)
-            return errf(err, errlen, "--sample: \"%s\" is not a percentage from 0 to 100", v);
-        return 0;
-    case O_SAMPLE_KEY:
-        if (strncmp(v, "header:", 7) == 0 && v[7]) {
-            cfg->sample_key_kind = SAMPLE_KEY_HEADER;
-            replace_str(&cfg->sample_key_name, v + 7);
-        } else if (strncmp(v, "query:", 6) == 0 && v[6]) {
-            cfg->sample_key_kind = SAMPLE_KEY_QUERY;
-            replace_str(&cfg->sample_key_name, v + 6);
-        } else {
-            return errf(err, errlen, "--sample-key: \"%s\" is not header:NAME or query:NAME", v);
+        const char *line = o->help;
+        for (;;) {
+            const char *nl = strchr(line, '\n');
+            size_t n = nl ? (size_t)(nl - line) : strlen(line);
+            buf_printf(b, "%*s%.*s", (int)(HELP_COL - used), "", (int)n, line);
+            used = 0;
+            if (!nl)
+                break;
+            buf_puts(b, "\n");
+            line = nl + 1;
         }
-        return 0;
-    case O_RESPOND:
-        for (int r = 0; r <= ROLE_COUNT; r++)
-            if (strcmp(v, role_name(r)) == 0) {
-                cfg->respond = r;
-                return 0;
-            }
-        return errf(err, errlen,
-                    "--respond: \"%s\" is not one of primary, secondary, candidate, none", v);
-    case O_WAIT_ALL:
-        cfg->wait_all = true;
-        return 0;
-    case O_SIDE_EFFECTS:
-        cfg->allow_side_effects = true;
-        return 0;
-    case O_TIMEOUT:
-    case O_CONNECT_TIMEOUT:
-        if (parse_long(v, 1, 3600000, &l) == -1)
-            return errf(err, errlen, "--%s: \"%s\" is not milliseconds from 1 to 3600000", flag, v);
-        *(id == O_TIMEOUT ? &cfg->timeout_ms : &cfg->connect_timeout_ms) = l;
-        return 0;
-    case O_MAX_BODY:
-        if (parse_size(v, &cfg->max_body) == -1)
-            return errf(err, errlen, "--max-body: \"%s\" is not a size like 8m, 512k or 65536", v);
-        return 0;
-    case O_MAX_INFLIGHT:
-        if (parse_long(v, 1, 10000000, &cfg->max_inflight) == -1)
-            return errf(err, errlen, "--max-inflight: \"%s\" is not a number from 1", v);
-        return 0;
-    case O_THREADS:
-        if (parse_long(v, 1, 256, &l) == -1)
-            return errf(err, errlen, "--threads: \"%s\" is not a number from 1 to 256", v);
-        cfg->threads = (int)l;
-        return 0;
-    case O_PRESERVE_HOST:
-        cfg->preserve_host = true;
-        return 0;
-    case O_ACCESS_LOG:
-        replace_str(&cfg->access_log, v);
-        return 0;
-    case O_CA_FILE:
-        if (access(v, R_OK) == -1)
-            return errf(err, errlen, "--ca-file: cannot read \"%s\": %s", v, strerror(errno));
-        replace_str(&cfg->ca_file, v);
-        return 0;
-    case O_THR_REL:
-    case O_THR_ABS: {
-        double d;
-        if (parse_double(v, 0, 100, &d) == -1)
-            return errf(err, errlen, "--%s: \"%s\" is not a percentage from 0 to 100", flag, v);
-        *(id == O_THR_REL ? &cfg->threshold_relative : &cfg->threshold_absolute) = d;
-        return 0;
+        const char *shown = o->show ? o->show : o->def;
+        buf_printf(b, "  [%s]\n", shown ? shown : "off");
     }
-    case O_LAT_FACTOR:
-        if (parse_double(v, 1, 1000, &cfg->latency_factor) == -1)
-            return errf(err, errlen, "--latency-factor: \"%s\" is not a factor from 1 to 1000", v);
-        return 0;
-    case O_LAT_MIN:
-        if (parse_double(v, 0, 3600000, &cfg->latency_min_ms) == -1)
-            return errf(err, errlen, "--latency-min-ms: \"%s\" is not milliseconds", v);
-        return 0;
-    case O_MIN_COMPARED:
-    case O_MAX_ENDPOINTS:
-    case O_SAMPLES_PER_FIELD:
-    case O_MAX_SAMPLES:
-    case O_SNAPSHOT: {
-        long lo =
-            (id == O_MIN_COMPARED || id == O_SAMPLES_PER_FIELD || id == O_MAX_SAMPLES) ? 0 : 1;
-        if (parse_long(v, lo, 100000000, &l) == -1)
-            return errf(err, errlen, "--%s: \"%s\" is not a number from %ld", flag, v, lo);
-        long *dst = id == O_MIN_COMPARED        ? &cfg->min_compared
-                    : id == O_MAX_ENDPOINTS     ? &cfg->max_endpoints
-                    : id == O_SAMPLES_PER_FIELD ? &cfg->samples_per_field
-                    : id == O_MAX_SAMPLES       ? &cfg->max_samples
-                                                : &cfg->snapshot_interval_s;
-        *dst = l;
-        return 0;
+    buf_puts(b, help_tail);
+}
+
+/* Built on first use, from the argument parsing of the main thread. */
+const char *config_serve_help(void)
+{
+    static char *text;
+    if (!text) {
+        struct buf b = {0};
+        help_write(&b);
+        text = buf_steal(&b);
     }
-    case O_STATE:
-        replace_str(&cfg->state_file, v);
-        return 0;
-    case O_RESET_STATE:
-        cfg->reset_state = true;
-        return 0;
-    case O_ADMIN_TOKEN:
-        if (!*v)
-            return errf(err, errlen, "--admin-token: the token is empty");
-        replace_str(&cfg->admin_token, v);
-        return 0;
-    case O_HELP:
-        return 0;
-    }
-    return errf(err, errlen, "--%s: not handled", flag);
+    return text;
 }
 
 int config_parse_serve(struct config *cfg, int argc, char **argv, char *err, size_t errlen)
@@ -509,7 +531,7 @@ int config_parse_serve(struct config *cfg, int argc, char **argv, char *err, siz
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
-            fputs(serve_help, stdout);
+            fputs(config_serve_help(), stdout);
             return 1;
         }
         if (strncmp(arg, "--", 2) != 0)
@@ -517,25 +539,25 @@ int config_parse_serve(struct config *cfg, int argc, char **argv, char *err, siz
         const char *name = arg + 2;
         const char *eq = strchr(name, '=');
         size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
-        size_t k;
-        for (k = 0; k < sizeof(options) / sizeof(options[0]); k++)
+        const struct opt_def *o = NULL;
+        for (size_t k = 0; k < N_OPTIONS && !o; k++)
             if (strlen(options[k].name) == nlen && strncmp(options[k].name, name, nlen) == 0)
-                break;
-        if (k == sizeof(options) / sizeof(options[0]))
+                o = &options[k];
+        if (!o)
             return errf(err, errlen, "unknown option \"%.*s\" (see 'diffd serve --help')",
                         (int)(nlen + 2), arg);
         const char *value = NULL;
-        if (options[k].has_arg) {
+        if (o->type != OPT_BOOL) {
             if (eq)
                 value = eq + 1;
             else if (i + 1 < argc)
                 value = argv[++i];
             else
-                return errf(err, errlen, "--%s needs a value", options[k].name);
+                return errf(err, errlen, "--%s needs a value", o->name);
         } else if (eq) {
-            return errf(err, errlen, "--%s takes no value", options[k].name);
+            return errf(err, errlen, "--%s takes no value", o->name);
         }
-        if (apply(cfg, options[k].id, options[k].name, value, err, errlen) == -1)
+        if (apply(cfg, o, value, err, errlen) == -1)
             return -1;
     }
     if (!cfg->backends[ROLE_PRIMARY].configured)

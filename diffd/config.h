@@ -43,6 +43,9 @@ struct config {
     size_t max_body;
     long max_inflight;
     int threads;
+    int analysis_threads;        /* comparison threads */
+    size_t analysis_queue_bytes; /* bytes of finished trials waiting for them */
+    long analysis_queue_trials;  /* trials waiting for them */
     bool preserve_host;
     char *access_log;
     char *ca_file; /* CA bundle for https backends; NULL: the system's */
