@@ -68,43 +68,33 @@ static void send_error(struct evhttp_request *req, int code, const char *msg)
     buf_free(&b);
 }
 
-static const char *const sc_names[SC_COUNT] = {"1xx", "2xx", "3xx", "4xx", "5xx", "error"};
-
-/* Liveness plus the request counters, read from the workers' atomics (no
- * round trip through the workers' loops). */
+/* Liveness plus the request counters, read from the workers' and the
+ * analysis threads' atomics (no round trip through their loops). */
 static void healthz(struct admin *a, struct evhttp_request *req)
 {
-    uint64_t received = 0, sampled = 0, compared = 0, se = 0, ov = 0, ru = 0;
-    int64_t inflight = 0;
-    uint64_t legs[ROLE_COUNT][SC_COUNT] = {{0}};
-    for (int i = 0; i < a->n_workers; i++) {
-        struct worker_stats *s = &a->workers[i].stats;
-        /* inflight and compared first, with acquire: what a finished trial
-         * counted before publishing them is then visible below. */
-        inflight += atomic_load_explicit(&s->inflight, memory_order_acquire);
-        compared += atomic_load_explicit(&s->compared, memory_order_acquire);
-        received += stat_get(&s->received);
-        sampled += stat_get(&s->sampled);
-        se += stat_get(&s->skipped_side_effect);
-        ov += stat_get(&s->skipped_overload);
-        ru += stat_get(&s->skipped_rule);
-        for (int r = 0; r < ROLE_COUNT; r++)
-            for (int k = 0; k < SC_COUNT; k++)
-                legs[r][k] += stat_get(&s->legs[r][k]);
-    }
+    struct api_env env = {a->ctx, a->workers, a->n_workers};
+    struct api_live live;
+    api_live(&env, &live);
     struct buf b = {0};
     buf_printf(&b,
                "{\"status\":\"ok\",\"inflight\":%lld,\"totals\":{\"received\":%llu,"
-               "\"sampled\":%llu,\"compared\":%llu,\"skipped\":{\"side_effect\":%llu,"
-               "\"overload\":%llu,\"rule\":%llu}},\"legs\":{",
-               (long long)inflight, (unsigned long long)received, (unsigned long long)sampled,
-               (unsigned long long)compared, (unsigned long long)se, (unsigned long long)ov,
-               (unsigned long long)ru);
+               "\"sampled\":%llu,\"compared\":%llu,\"skipped\":{",
+               (long long)live.inflight, (unsigned long long)live.received,
+               (unsigned long long)live.sampled, (unsigned long long)live.compared);
+    for (int k = 0; k < STATS_SKIPS; k++)
+        buf_printf(&b, "%s\"%s\":%llu", k ? "," : "", stats_skip_name((enum stats_skip)k),
+                   (unsigned long long)live.skipped[k]);
+    buf_printf(&b,
+               "}},\"analysis\":{\"threads\":%d,\"queued\":%llu,\"queued_bytes\":%llu,"
+               "\"pending\":%llu},\"legs\":{",
+               a->ctx->cfg->analysis_threads, (unsigned long long)live.analysis.queued,
+               (unsigned long long)live.analysis.queued_bytes,
+               (unsigned long long)live.analysis.pending);
     for (int r = 0; r < ROLE_COUNT; r++) {
         buf_printf(&b, "%s\"%s\":{", r ? "," : "", role_name(r));
-        for (int k = 0; k < SC_COUNT; k++)
-            buf_printf(&b, "%s\"%s\":%llu", k ? "," : "", sc_names[k],
-                       (unsigned long long)legs[r][k]);
+        for (int k = 0; k < STATUS_CLASSES; k++)
+            buf_printf(&b, "%s\"%s\":%llu", k ? "," : "", status_class_name((enum status_class)k),
+                       (unsigned long long)live.legs[r][k]);
         buf_puts(&b, "}");
     }
     buf_puts(&b, "}}\n");

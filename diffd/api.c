@@ -17,6 +17,9 @@
 #include "reportgen.h"
 #include "rules.h"
 #include "samples.h"
+#include "collect.h"
+#include "proxy.h"
+#include "serve.h"
 #include "stats.h"
 #include "worker.h"
 
@@ -121,11 +124,62 @@ struct stats *api_collect(const struct api_env *env, struct sample_store *sample
         stats_merge(acc, env->ctx->base);
     if (samples)
         samples_copy_into(samples, &env->ctx->base_samples);
-    if (worker_collect(env->workers, env->n_workers, acc, samples, COLLECT_TIMEOUT_MS) == -1) {
+    struct analysis *an = env->ctx->analysis;
+    int nw = env->n_workers, na = an ? analysis_threads(an) : 0;
+    struct collect *c = collect_new(COLLECT_MERGE, nw + na, samples != NULL,
+                                    (size_t)cfg->max_endpoints, (size_t)cfg->samples_per_field);
+    for (int i = 0; i < nw; i++)
+        worker_post_collect(&env->workers[i], c, i);
+    if (an)
+        analysis_post_collect(an, c, nw);
+    int rc = collect_wait(c, COLLECT_TIMEOUT_MS);
+    if (rc == 0)
+        collect_result(c, acc, samples);
+    collect_unref(c);
+    if (rc == -1) {
         stats_free(acc);
         return NULL;
     }
     return acc;
+}
+
+int api_reset(const struct api_env *env)
+{
+    struct analysis *an = env->ctx->analysis;
+    int nw = env->n_workers, na = an ? analysis_threads(an) : 0;
+    struct collect *c = collect_new(COLLECT_RESET, nw + na, false, 0, 0);
+    for (int i = 0; i < nw; i++)
+        worker_post_collect(&env->workers[i], c, i);
+    if (an)
+        analysis_post_collect(an, c, nw);
+    int rc = collect_wait(c, COLLECT_TIMEOUT_MS);
+    collect_unref(c);
+    return rc;
+}
+
+void api_live(const struct api_env *env, struct api_live *out)
+{
+    memset(out, 0, sizeof(*out));
+    /* Flights first, with acquire: a trial that left a worker's flight was
+     * already pending in the pool (or counted as skipped) — see proxy.c. */
+    for (int i = 0; i < env->n_workers; i++) {
+        struct proxy_counters *pc = proxy_counters(env->workers[i].px);
+        out->inflight += atomic_load_explicit(&pc->inflight, memory_order_acquire);
+    }
+    if (env->ctx->analysis)
+        analysis_read(env->ctx->analysis, &out->analysis);
+    out->inflight += (int64_t)out->analysis.pending;
+    out->compared = out->analysis.compared;
+    memcpy(out->legs, out->analysis.legs, sizeof(out->legs));
+    memcpy(out->leg_latency_us, out->analysis.leg_latency_us, sizeof(out->leg_latency_us));
+    for (int i = 0; i < env->n_workers; i++) {
+        struct proxy_counters *pc = proxy_counters(env->workers[i].px);
+        out->received += atomic_load_explicit(&pc->received, memory_order_relaxed);
+        out->sampled += atomic_load_explicit(&pc->sampled, memory_order_relaxed);
+        for (int k = 0; k < STATS_SKIPS; k++)
+            out->skipped[k] += atomic_load_explicit(&pc->skipped[k], memory_order_relaxed);
+    }
+    out->skipped[STATS_SKIP_ANALYSIS] += out->analysis.abandoned;
 }
 
 static const struct ruleset *rules_now(const struct api_env *env)
@@ -486,7 +540,7 @@ static void patch_config(const struct api_env *env, const char *body, size_t len
 
 static void post_clear(const struct api_env *env, struct api_response *out)
 {
-    if (worker_reset_all(env->workers, env->n_workers, COLLECT_TIMEOUT_MS) == -1) {
+    if (api_reset(env) == -1) {
         reply_error(out, 503, "a worker did not answer in time; try again");
         return;
     }
@@ -679,20 +733,18 @@ int api_metrics(const struct api_env *env, struct buf *b)
     reportgen_write(&rep, s, env->ctx->cfg, rules_now(env));
     cJSON *doc = cJSON_ParseWithLength(rep.data, rep.len);
     buf_free(&rep);
-    static const char *const classes[STATS_CLASSES] = {"2xx", "3xx", "4xx", "5xx", "error"};
-    static const char *const skips[STATS_SKIPS] = {"side_effect", "overload", "rule"};
 
     head(b, "diffd_requests_total", "counter",
          "Responses of each leg of compared trials, by status class.");
     for (int r = 0; r < ROLE_COUNT; r++)
-        for (int c = 0; c < STATS_CLASSES; c++) {
+        for (int c = 0; c < STATUS_CLASSES; c++) {
             uint64_t n = 0;
             for (size_t i = 0; i < s->neps; i++)
                 n += s->eps[i].status[r][c];
             buf_puts(b, "diffd_requests_total{");
             label(b, "leg", role_name(r));
             buf_puts(b, ",");
-            label(b, "class", classes[c]);
+            label(b, "class", status_class_name((enum status_class)c));
             buf_printf(b, "} %llu\n", (unsigned long long)n);
         }
 
@@ -753,10 +805,11 @@ int api_metrics(const struct api_env *env, struct buf *b)
         buf_printf(b, "} %llu\n", (unsigned long long)s->eps[i].compared);
     }
     head(b, "diffd_skipped_total", "counter",
-         "Requests proxied but not compared, by reason (side_effect, overload, rule).");
+         "Requests proxied but not compared, by reason (side_effect, overload, rule, "
+         "analysis).");
     for (int k = 0; k < STATS_SKIPS; k++) {
         buf_puts(b, "diffd_skipped_total{");
-        label(b, "reason", skips[k]);
+        label(b, "reason", stats_skip_name((enum stats_skip)k));
         buf_printf(b, "} %llu\n", (unsigned long long)s->totals_skipped[k]);
     }
     head(b, "diffd_differing_trials_total", "counter",
@@ -819,11 +872,18 @@ int api_metrics(const struct api_env *env, struct buf *b)
         buf_printf(b, "} %d\n",
                    cJSON_IsString(verdict) && strcmp(verdict->valuestring, verdicts[v]) == 0);
     }
-    head(b, "diffd_inflight_trials", "gauge", "Trials in progress.");
-    int64_t inflight = 0;
-    for (int i = 0; i < env->n_workers; i++)
-        inflight += atomic_load_explicit(&env->workers[i].stats.inflight, memory_order_relaxed);
-    buf_printf(b, "diffd_inflight_trials %lld\n", (long long)inflight);
+    struct api_live live;
+    api_live(env, &live);
+    head(b, "diffd_inflight_trials", "gauge",
+         "Trials in progress: legs running, or waiting for or in comparison.");
+    buf_printf(b, "diffd_inflight_trials %lld\n", (long long)live.inflight);
+    head(b, "diffd_analysis_queue_trials", "gauge",
+         "Finished trials waiting for the analysis threads.");
+    buf_printf(b, "diffd_analysis_queue_trials %llu\n", (unsigned long long)live.analysis.queued);
+    head(b, "diffd_analysis_queue_bytes", "gauge",
+         "Bytes of finished trials waiting for the analysis threads (--analysis-queue-bytes).");
+    buf_printf(b, "diffd_analysis_queue_bytes %llu\n",
+               (unsigned long long)live.analysis.queued_bytes);
     cJSON_Delete(doc);
     stats_free(s);
     return 0;

@@ -377,6 +377,20 @@ static const struct opt_def options[] = {
     {NULL, "threads", "N", OPT_INT, CFG(threads), 1, 256, "a number from 1 to 256", NULL, NULL,
      "online CPUs", "proxy worker threads, each with its own event loop"},
 
+    {"Comparison", "analysis-threads", "N", OPT_INT, CFG(analysis_threads), 1, 256,
+     "a number from 1 to 256", NULL, NULL, "online CPUs",
+     "threads that normalize and diff finished trials, at a\n"
+     "lower CPU priority than the proxy workers (SCHED_BATCH,\n"
+     "nice +10)"},
+    {NULL, "analysis-queue-bytes", "BYTES", OPT_SIZE, CFG(analysis_queue_bytes), 0, 0,
+     "a size like 256m, 64m or 1g", NULL, "256m", NULL,
+     "bytes of finished trials (bodies, headers) waiting for the\n"
+     "analysis threads; a trial that does not fit is not compared\n"
+     "and counts as skipped.analysis"},
+    {NULL, "analysis-queue-trials", "N", OPT_LONG, CFG(analysis_queue_trials), 1, 10000000,
+     "a number from 1", NULL, "65536", NULL,
+     "finished trials waiting for the analysis threads; past it\n"
+     "they count as skipped.analysis"},
     {"Verdicts", "threshold-relative", "PCT", OPT_DOUBLE, CFG(threshold_relative), 0, 100,
      "a percentage from 0 to 100", NULL, "20", NULL,
      "field regression: (raw-noise)/(raw+noise) above"},
@@ -464,6 +478,7 @@ static void config_defaults(struct config *cfg)
             abort(); /* a default that does not parse is a bug in the table */
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     cfg->threads = cpus > 0 ? (int)cpus : 1;
+    cfg->analysis_threads = cfg->threads;
     const char *tok = getenv("DIFFD_ADMIN_TOKEN");
     if (tok && *tok)
         cfg->admin_token = xstrdup(tok);
@@ -478,7 +493,13 @@ static const char help_head[] =
 
 static const char help_tail[] =
     "\n"
-    "Signals: SIGTERM/SIGINT finish trials in flight and exit 0; SIGHUP reloads the rules.\n";
+    "Process: --threads proxy workers only proxy; a trial whose legs are done is handed,\n"
+    "with its buffers, to the --analysis-threads through a queue bounded by\n"
+    "--analysis-queue-bytes and --analysis-queue-trials. What does not fit is shed from\n"
+    "comparison and counted as skipped.analysis: the client path is never slowed.\n"
+    "\n"
+    "Signals: SIGTERM/SIGINT finish trials in flight, compare what is queued (both up to\n"
+    "--timeout) and exit 0; SIGHUP reloads the rules.\n";
 
 #define HELP_COL 27
 

@@ -125,3 +125,16 @@ void http_response_free(struct http_response *r)
     free(r->error_msg);
     r->error_msg = NULL;
 }
+
+enum status_class status_class_of(int status, bool failed)
+{
+    if (failed || status < 200 || status > 599)
+        return STATUS_ERROR;
+    return (enum status_class)(status / 100 - 2);
+}
+
+const char *status_class_name(enum status_class c)
+{
+    static const char *const names[STATUS_CLASSES] = {"2xx", "3xx", "4xx", "5xx", "error"};
+    return c >= 0 && c < STATUS_CLASSES ? names[c] : "?";
+}

@@ -49,6 +49,23 @@ enum leg_error {
 
 const char *leg_error_name(enum leg_error e);
 
+/* The classes a leg's outcome is counted in, everywhere (per-leg counters,
+ * statistics, reports, metrics): 2xx 3xx 4xx 5xx, and error for a leg that
+ * failed or answered nonsense (a final answer is never 1xx). */
+enum status_class {
+    STATUS_2XX,
+    STATUS_3XX,
+    STATUS_4XX,
+    STATUS_5XX,
+    STATUS_ERROR,
+    STATUS_CLASSES,
+};
+
+/* The class of a final status (failed: the leg had no answer). */
+enum status_class status_class_of(int status, bool failed);
+/* "2xx" ... "5xx", "error". */
+const char *status_class_name(enum status_class c);
+
 struct http_request {
     char *method;
     char *target; /* path and query as sent by the client (after X-Original-URI) */

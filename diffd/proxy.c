@@ -1,24 +1,81 @@
-/* Trials: decide, fan out, answer the client, complete.
+/* Trials: decide, fan out, answer the client, hand over.
  *
  * A request becomes either a trial (every configured leg is called and the
  * result compared) or a pass-through (only the --respond leg is called:
  * unsampled, side effects without --allow-side-effects, skip rules, or past
  * --max-inflight). Either way the client is answered from its leg the moment
  * that leg finishes, unless --wait-all holds the answer until the last leg.
- * The trial is freed when its last leg finishes; legs the client did not ask
- * for never hold the client, and a client that leaves never cuts a leg short. */
+ *
+ * Lifecycle of a struct flight (one request in progress): created per
+ * request; each leg's upstream call fills the trial record's leg when it
+ * finishes; when the last leg is done the record goes to the analysis queue
+ * (or, refused, counts as skipped.analysis) and the flight is freed. The
+ * client exchange and the flight point at each other while the client waits;
+ * whichever goes first unlinks itself (on_gone, or server_attach(x, NULL) as
+ * the answer goes out), so neither is ever left with a dangling pointer. Legs
+ * the client did not ask for never hold the client, and a client that leaves
+ * never cuts a leg short. */
 #include "proxy.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "analysis.h"
 #include "liverules.h"
 #include "rewrite.h"
-#include "server.h"
-#include "stats.h"
+#include "route.h"
+#include "sample.h"
+#include "serve.h"
+#include "trial.h"
+#include "upstream.h"
 #include "util.h"
-#include "worker.h"
+
+struct proxy {
+    struct proxy_opts opts;
+    const struct config *cfg;
+    struct proxy_counters counters;
+    struct stats *shard;
+    struct sample_rng rng;
+    long max_inflight; /* this worker's share of --max-inflight */
+    long active;       /* flights in progress */
+    uint64_t seq;
+};
+
+struct flight;
+
+struct flight_leg {
+    struct flight *f;
+    int role;
+    bool done;
+    char *url;
+    struct headers headers;
+    struct upstream_call call;
+};
+
+struct flight {
+    struct proxy *px;
+    struct trial *t;           /* the record legs fill; handed to analysis */
+    struct server_exchange *x; /* the client, while it waits */
+    bool compared;             /* a real trial (all configured legs); else a pass-through */
+    int respond;               /* role answering the client, or RESPOND_NONE */
+    bool answered;
+    int pending; /* legs not finished */
+    struct flight_leg legs[ROLE_COUNT];
+};
+
+/* Adds to a counter only this proxy's thread writes. */
+static void count(atomic_uint_fast64_t *c, uint64_t n)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
+                          memory_order_relaxed);
+}
+
+static void count_skip(struct proxy *px, struct stats_endpoint *e, enum stats_skip why)
+{
+    count(&px->counters.skipped[why], 1);
+    stats_count_skipped(px->shard, e, why);
+}
 
 static bool is_side_effect(const char *method)
 {
@@ -26,125 +83,145 @@ static bool is_side_effect(const char *method)
            strcmp(method, "PATCH") == 0 || strcmp(method, "DELETE") == 0;
 }
 
-static void trial_free(struct trial *t)
+static void flight_free(struct flight *f)
 {
     for (int r = 0; r < ROLE_COUNT; r++) {
-        struct leg *l = &t->legs[r];
+        struct flight_leg *l = &f->legs[r];
         free(l->url);
         headers_free(&l->headers);
         upstream_call_release(&l->call);
     }
-    http_request_free(&t->req);
-    free(t);
+    trial_free(f->t);
+    free(f);
 }
 
 /* Sends the leg's response (or a 502/504 naming the failure) to the client. */
-static void answer_from_leg(struct trial *t, struct leg *l)
+static void answer_from_leg(struct flight *f, int role)
 {
-    struct conn *c = t->conn;
-    t->answered = true;
-    if (!c)
+    struct server_exchange *x = f->x;
+    f->answered = true;
+    if (!x)
         return;
-    t->conn = NULL;
-    server_set_trial(c, NULL);
-    const struct http_response *r = &l->call.resp;
+    f->x = NULL;
+    server_attach(x, NULL);
+    const struct trial_leg *l = &f->t->legs[role];
+    const struct http_response *r = &l->resp;
     if (r->error == LEG_OK) {
-        server_respond(c, r->status, l->call.reason, &r->headers, r->body.data, r->body.len);
+        server_respond(x, r->status, l->reason, &r->headers, r->body.data, r->body.len);
         return;
     }
     char msg[256];
-    snprintf(msg, sizeof(msg), "%s backend: %s (%s)", role_name(l->role),
+    snprintf(msg, sizeof(msg), "%s backend: %s (%s)", role_name(role),
              r->error == LEG_ERR_TIMEOUT ? "timed out" : leg_error_name(r->error),
              r->error_msg ? r->error_msg : "no response");
-    server_respond_error(c, r->error == LEG_ERR_TIMEOUT ? 504 : 502, msg);
+    server_respond_error(x, r->error == LEG_ERR_TIMEOUT ? 504 : 502, msg);
 }
 
-static void answer_accepted(struct trial *t)
+static void answer_accepted(struct flight *f)
 {
-    struct conn *c = t->conn;
-    t->answered = true;
-    if (!c)
+    struct server_exchange *x = f->x;
+    f->answered = true;
+    if (!x)
         return;
-    t->conn = NULL;
-    server_set_trial(c, NULL);
+    f->x = NULL;
+    server_attach(x, NULL);
     struct headers h = {0};
     headers_add(&h, "Content-Type", 12, "application/json", 16);
     char body[96];
-    int n = snprintf(body, sizeof(body), "{\"accepted\": true, \"trial\": \"%s\"}\n", t->id);
-    server_respond(c, 202, "Accepted", &h, body, (size_t)n);
+    int n = snprintf(body, sizeof(body), "{\"accepted\": true, \"trial\": \"%s\"}\n", f->t->id);
+    server_respond(x, 202, "Accepted", &h, body, (size_t)n);
     headers_free(&h);
 }
 
-/* Everything finished: hand the trial over, release it. */
-static void trial_complete(struct trial *t)
+/* Every leg finished: answer if not done yet, hand the trial over, release. */
+static void flight_complete(struct flight *f)
 {
-    struct worker *w = t->w;
-    if (!t->answered) {
+    struct proxy *px = f->px;
+    if (!f->answered) {
         /* --wait-all, or the --respond leg was not part of this request. */
-        if (t->respond == RESPOND_NONE)
-            answer_accepted(t);
+        if (f->respond == RESPOND_NONE)
+            answer_accepted(f);
         else
-            answer_from_leg(t, &t->legs[t->respond]);
+            answer_from_leg(f, f->respond);
     }
-    if (t->compared) {
-        trial_done(w, t);
-        /* Only now is the trial out of flight: its counts are all published. */
-        atomic_fetch_sub_explicit(&w->stats.inflight, 1, memory_order_release);
+    if (f->compared) {
+        struct trial *t = f->t;
+        if (analysis_submit(px->opts.ctx->analysis, t)) {
+            f->t = NULL; /* the analysis threads own it now */
+        } else {
+            count_skip(px, stats_endpoint(px->shard, t->route.name), STATS_SKIP_ANALYSIS);
+        }
+        /* Out of this worker's flight only once the trial is either queued
+         * (the pool's pending count holds it) or counted as skipped. */
+        atomic_fetch_sub_explicit(&px->counters.inflight, 1, memory_order_release);
     }
-    w->trials--;
-    trial_free(t);
-    worker_check_drained(w);
+    px->active--;
+    flight_free(f);
+    if (px->active == 0 && px->opts.on_idle)
+        px->opts.on_idle(px->opts.idle_arg);
 }
 
 static void leg_done(struct upstream_call *call, void *arg)
 {
-    struct leg *l = arg;
-    struct trial *t = l->trial;
-    (void)call;
+    struct flight_leg *l = arg;
+    struct flight *f = l->f;
+    /* The response moves into the trial record. */
+    struct trial_leg *tl = &f->t->legs[l->role];
+    tl->resp = call->resp;
+    tl->reason = call->reason;
+    memset(&call->resp, 0, sizeof(call->resp));
+    call->reason = NULL;
     l->done = true;
-    t->pending--;
-    if (l->role == t->respond && !t->answered && !t->w->cfg->wait_all)
-        answer_from_leg(t, l);
-    if (t->pending == 0)
-        trial_complete(t);
+    f->pending--;
+    if (l->role == f->respond && !f->answered && !f->px->cfg->wait_all)
+        answer_from_leg(f, l->role);
+    if (f->pending == 0)
+        flight_complete(f);
 }
 
-static void leg_start(struct trial *t, int role, const char *const *strip, size_t n_strip)
+static void leg_start(struct flight *f, int role)
 {
-    struct worker *w = t->w;
-    const struct config *cfg = w->cfg;
+    struct proxy *px = f->px;
+    const struct config *cfg = px->cfg;
     const struct backend *b = &cfg->backends[role];
-    struct leg *l = &t->legs[role];
-    l->trial = t;
+    struct trial *t = f->t;
+    struct flight_leg *l = &f->legs[role];
+    l->f = f;
     l->role = role;
-    l->active = true;
+    t->legs[role].active = true;
     size_t blen = strlen(b->base), tlen = strlen(t->req.target);
     l->url = xmalloc(blen + tlen + 1);
     memcpy(l->url, b->base, blen);
     memcpy(l->url + blen, t->req.target, tlen + 1);
     /* Request headers a rule strips are kept from the legs that do not
      * answer the client (the client-facing leg needs them to work). */
-    bool answers_client = role == t->respond;
+    bool answers_client = role == f->respond;
     rewrite_leg_headers(&t->req, b->hostport, cfg->preserve_host, role_name(role), t->id,
-                        answers_client ? NULL : strip, answers_client ? 0 : n_strip, &l->headers);
+                        answers_client ? NULL : t->route.strip,
+                        answers_client ? 0 : t->route.nstrip, &l->headers);
     l->call.method = t->req.method;
     l->call.url = l->url;
     l->call.headers = &l->headers;
     l->call.body = t->req.body.data;
     l->call.body_len = t->req.body.len;
-    t->pending++;
-    if (upstream_submit(w->up, &l->call, leg_done, l) == -1) {
+    f->pending++;
+    if (upstream_submit(px->opts.up, &l->call, leg_done, l) == -1) {
         /* Could not even start: record it as a failed leg, finish later in
-         * this function's caller (never re-enter the trial from here). */
-        l->call.resp.error = LEG_ERR_OTHER;
+         * this function's caller (never re-enter the flight from here). */
+        struct trial_leg *tl = &t->legs[role];
+        tl->resp = l->call.resp;
+        memset(&l->call.resp, 0, sizeof(l->call.resp));
+        tl->resp.error = LEG_ERR_OTHER;
         l->done = true;
-        t->pending--;
+        f->pending--;
     }
 }
 
-void proxy_conn_gone(struct trial *t)
+static void on_gone(void *arg, void *ctx)
 {
-    t->conn = NULL;
+    (void)arg;
+    struct flight *f = ctx;
+    f->x = NULL;
 }
 
 /* Where the sampling key of a request is, per --sample-key. */
@@ -168,105 +245,134 @@ static const char *sample_key(const struct config *cfg, const struct http_reques
 /* Decides whether a request is compared, counting why not: skip rules, then
  * sampling (an endpoint's `sample` rule overrides --sample), then side
  * effects, then --max-inflight. So sampled = compared + side_effect +
- * overload, and received = sampled + unsampled + skipped by rule. */
-static bool decide(struct worker *w, const struct trial *t)
+ * overload + analysis, and received = sampled + unsampled + skipped by rule. */
+static bool decide(struct proxy *px, const struct trial *t)
 {
-    const struct config *cfg = w->cfg;
-    struct stats_endpoint *e = stats_endpoint(w->shard, t->route.name);
-    stats_count_received(w->shard, e);
+    const struct config *cfg = px->cfg;
+    struct serve_ctx *ctx = px->opts.ctx;
+    struct stats_endpoint *e = stats_endpoint(px->shard, t->route.name);
+    stats_count_received(px->shard, e);
     if (t->route.skip) {
-        stat_add(&w->stats.skipped_rule, 1);
-        stats_count_skipped(w->shard, e, STATS_SKIP_RULE);
+        count_skip(px, e, STATS_SKIP_RULE);
         return false;
     }
-    if (atomic_load_explicit(&w->ctx->paused, memory_order_relaxed))
+    if (atomic_load_explicit(&ctx->paused, memory_order_relaxed))
         return false; /* paused from the admin API: proxy only */
     double percent =
         t->route.sample >= 0
             ? t->route.sample
-            : (double)atomic_load_explicit(&w->ctx->sample_ppm, memory_order_relaxed) / 1e4;
+            : (double)atomic_load_explicit(&ctx->sample_ppm, memory_order_relaxed) / 1e4;
     size_t klen = 0;
     const char *key = sample_key(cfg, &t->req, &klen);
     /* A request without the key is sampled at random, like the rest. */
-    if (!sample_decide(percent, key, klen, &w->rng))
+    if (!sample_decide(percent, key, klen, &px->rng))
         return false;
-    stat_add(&w->stats.sampled, 1);
-    stats_count_sampled(w->shard, e);
+    count(&px->counters.sampled, 1);
+    stats_count_sampled(px->shard, e);
     if (!cfg->allow_side_effects && is_side_effect(t->req.method)) {
-        stat_add(&w->stats.skipped_side_effect, 1);
-        stats_count_skipped(w->shard, e, STATS_SKIP_SIDE_EFFECT);
+        count_skip(px, e, STATS_SKIP_SIDE_EFFECT);
         return false;
     }
-    if (atomic_load_explicit(&w->stats.inflight, memory_order_relaxed) >= w->max_inflight) {
-        stat_add(&w->stats.skipped_overload, 1);
-        stats_count_skipped(w->shard, e, STATS_SKIP_OVERLOAD);
+    if (atomic_load_explicit(&px->counters.inflight, memory_order_relaxed) >= px->max_inflight) {
+        count_skip(px, e, STATS_SKIP_OVERLOAD);
         return false;
     }
     return true;
 }
 
-void proxy_handle(struct worker *w, struct conn *c, struct http_request *req)
+static void on_request(void *arg, struct server_exchange *x, struct http_request *req)
 {
-    const struct config *cfg = w->cfg;
-    struct trial *t = xcalloc(1, sizeof(*t));
-    t->w = w;
-    t->req = *req;
-    memset(req, 0, sizeof(*req));
-    t->respond = cfg->respond;
-    t->started_us = now_us();
-    snprintf(t->id, sizeof(t->id), "t-%s-%d-%llx", w->ctx->id_prefix, w->idx,
-             (unsigned long long)++w->seq);
-    stat_add(&w->stats.received, 1);
+    struct proxy *px = arg;
+    const struct config *cfg = px->cfg;
+    count(&px->counters.received, 1);
 
-    if (strcmp(t->req.target, "*") == 0) {
+    if (strcmp(req->target, "*") == 0) {
         /* OPTIONS * asks about the server, not a resource: answered here,
          * since a mirror has no single backend to speak for. */
         struct headers h = {0};
         headers_add(&h, "Allow", 5, "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS", 44);
-        server_respond(c, 200, "OK", &h, "", 0);
+        server_respond(x, 200, "OK", &h, "", 0);
         headers_free(&h);
-        http_request_free(&t->req);
-        free(t);
+        http_request_free(req);
         return;
     }
+    struct flight *f = xcalloc(1, sizeof(*f));
+    struct trial *t = f->t = trial_new();
+    f->px = px;
+    t->req = *req;
+    memset(req, 0, sizeof(*req));
+    t->source = TRIAL_SOURCE_PROXY;
+    t->started_us = now_us();
+    snprintf(t->id, sizeof(t->id), "t-%s-%d-%llx", px->opts.ctx->id_prefix, px->opts.idx,
+             (unsigned long long)++px->seq);
+    f->respond = cfg->respond;
+
     rewrite_original_uri(&t->req);
-    const struct ruleset *rs = w->ctx->rules ? liverules_current(w->ctx->rules) : NULL;
+    struct liverules *lr = px->opts.ctx->rules;
+    const struct ruleset *rs = lr ? liverules_current(lr) : NULL;
     route_resolve(rs, t->req.method, t->req.target,
                   headers_get(&t->req.headers, "Canonical-Resource"), &t->route);
 
-    bool compare = decide(w, t);
-    t->compared = compare;
-    t->conn = c;
-    server_set_trial(c, t);
-    w->trials++;
+    bool compare = decide(px, t);
+    f->compared = compare;
+    f->x = x;
+    server_attach(x, f);
+    px->active++;
     if (compare)
-        atomic_fetch_add_explicit(&w->stats.inflight, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&px->counters.inflight, 1, memory_order_relaxed);
 
     /* Answer a mirror at once; the legs go on without it. */
-    if (t->respond == RESPOND_NONE && !cfg->wait_all)
-        answer_accepted(t);
+    if (f->respond == RESPOND_NONE && !cfg->wait_all)
+        answer_accepted(f);
 
-    t->pending = 1; /* held while legs start, so none completes the trial early */
+    f->pending = 1; /* held while legs start, so none completes the flight early */
     for (int r = 0; r < ROLE_COUNT; r++) {
-        bool wanted = compare ? cfg->backends[r].configured : r == t->respond;
+        bool wanted = compare ? cfg->backends[r].configured : r == f->respond;
         if (wanted)
-            leg_start(t, r, t->route.strip, t->route.nstrip);
+            leg_start(f, r);
     }
-    if (t->respond != RESPOND_NONE && !t->answered && t->legs[t->respond].done && !cfg->wait_all)
-        answer_from_leg(t, &t->legs[t->respond]);
-    if (--t->pending == 0)
-        trial_complete(t);
+    if (f->respond != RESPOND_NONE && !f->answered && f->legs[f->respond].done && !cfg->wait_all)
+        answer_from_leg(f, f->respond);
+    if (--f->pending == 0)
+        flight_complete(f);
 }
 
-enum status_class status_class_of(int status)
+struct proxy *proxy_new(const struct proxy_opts *opts)
 {
-    if (status >= 200 && status < 300)
-        return SC_2XX;
-    if (status >= 300 && status < 400)
-        return SC_3XX;
-    if (status >= 400 && status < 500)
-        return SC_4XX;
-    if (status >= 500 && status < 600)
-        return SC_5XX;
-    return status <= 0 ? SC_ERROR : SC_1XX;
+    struct proxy *px = xcalloc(1, sizeof(*px));
+    px->opts = *opts;
+    px->cfg = opts->ctx->cfg;
+    px->shard = stats_new((size_t)px->cfg->max_endpoints, (size_t)px->cfg->samples_per_field);
+    px->rng.s = hash64(&px, sizeof(&px)) ^ now_us() ^ ((uint64_t)opts->idx << 32);
+    long threads = px->cfg->threads;
+    px->max_inflight = (px->cfg->max_inflight + threads - 1) / threads;
+    return px;
+}
+
+void proxy_free(struct proxy *px)
+{
+    if (!px)
+        return;
+    stats_free(px->shard);
+    free(px);
+}
+
+struct server_handler proxy_handler(struct proxy *px)
+{
+    return (struct server_handler){.on_request = on_request, .on_gone = on_gone, .arg = px};
+}
+
+long proxy_active(const struct proxy *px)
+{
+    return px->active;
+}
+
+struct proxy_counters *proxy_counters(struct proxy *px)
+{
+    return &px->counters;
+}
+
+struct stats *proxy_shard(struct proxy *px)
+{
+    return px->shard;
 }

@@ -12,8 +12,6 @@
 
 static const char *const kind_names[STATS_KINDS] = {"value", "type",   "missing",
                                                     "extra", "length", "error"};
-static const char *const class_names[STATS_CLASSES] = {"2xx", "3xx", "4xx", "5xx", "error"};
-static const char *const skip_names[STATS_SKIPS] = {"side_effect", "overload", "rule"};
 
 struct field_view {
     const struct stats_field *f;
@@ -167,14 +165,13 @@ void reportgen_write(struct buf *b, const struct stats *s, const struct config *
                "\"histogram\":{\"unit\":\"us\",\"growth\":%g},",
                noise ? "true" : "false", t.relative, t.absolute, t.latency_factor, t.latency_min_ms,
                cfg->min_compared, REGRESS_GROWTH);
-    buf_printf(b,
-               "\"totals\":{\"received\":%llu,\"sampled\":%llu,\"compared\":%llu,"
-               "\"skipped\":{\"side_effect\":%llu,\"overload\":%llu,\"rule\":%llu}},",
+    buf_printf(b, "\"totals\":{\"received\":%llu,\"sampled\":%llu,\"compared\":%llu,\"skipped\":{",
                (unsigned long long)s->totals_received, (unsigned long long)s->totals_sampled,
-               (unsigned long long)s->totals_compared,
-               (unsigned long long)s->totals_skipped[STATS_SKIP_SIDE_EFFECT],
-               (unsigned long long)s->totals_skipped[STATS_SKIP_OVERLOAD],
-               (unsigned long long)s->totals_skipped[STATS_SKIP_RULE]);
+               (unsigned long long)s->totals_compared);
+    for (int k = 0; k < STATS_SKIPS; k++)
+        buf_printf(b, "%s\"%s\":%llu", k ? "," : "", stats_skip_name((enum stats_skip)k),
+                   (unsigned long long)s->totals_skipped[k]);
+    buf_puts(b, "}},");
 
     const struct stats_endpoint **eps = xcalloc(s->neps + 1, sizeof(*eps));
     for (size_t i = 0; i < s->neps; i++)
@@ -196,7 +193,7 @@ void reportgen_write(struct buf *b, const struct stats *s, const struct config *
                    (unsigned long long)e->received, (unsigned long long)e->sampled,
                    (unsigned long long)e->compared);
         for (int k = 0; k < STATS_SKIPS; k++)
-            buf_printf(b, "%s\"%s\":%llu", k ? "," : "", skip_names[k],
+            buf_printf(b, "%s\"%s\":%llu", k ? "," : "", stats_skip_name((enum stats_skip)k),
                        (unsigned long long)e->skipped[k]);
         buf_printf(b, "},\"differing\":{\"raw\":%llu,\"noise\":%llu},\"fields\":[",
                    (unsigned long long)e->differing_raw, (unsigned long long)e->differing_noise);
@@ -234,8 +231,9 @@ void reportgen_write(struct buf *b, const struct stats *s, const struct config *
         buf_printf(b, ",\"latency_regression\":%s,\"status\":{", lat_reg ? "true" : "false");
         for (int r = 0; r < ROLE_COUNT; r++) {
             buf_printf(b, "%s\"%s\":{", r ? "," : "", role_name(r));
-            for (int c = 0; c < STATS_CLASSES; c++)
-                buf_printf(b, "%s\"%s\":%llu", c ? "," : "", class_names[c],
+            for (int c = 0; c < STATUS_CLASSES; c++)
+                buf_printf(b, "%s\"%s\":%llu", c ? "," : "",
+                           status_class_name((enum status_class)c),
                            (unsigned long long)e->status[r][c]);
             buf_puts(b, "}");
         }

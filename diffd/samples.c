@@ -7,7 +7,7 @@
 
 #include "jsondiff.h"
 #include "normalize.h"
-#include "proxy.h"
+#include "trial-t.h"
 #include "util.h"
 
 bool samples_budget_take(struct sample_budget *b)
@@ -61,13 +61,52 @@ static void write_body(struct buf *b, const struct buf *body)
                len < body->len ? "true" : "false");
 }
 
-static void write_diffs(struct buf *b, const struct jsondiff *d)
+/* Appends a difference's value, or, past SAMPLES_VALUE_CAP bytes of JSON, a
+ * string saying how large it was (a removed subtree can be the whole body). */
+static void write_value(struct buf *b, const cJSON *v)
 {
+    size_t mark = b->len;
+    jsondiff_write_value(b, v);
+    size_t n = b->len - mark;
+    if (n <= SAMPLES_VALUE_CAP)
+        return;
+    b->len = mark;
+    b->data[mark] = '\0';
+    buf_printf(b, "\"<value of %zu bytes of JSON, not stored>\"", n);
+}
+
+/* The differences of one side, at most SAMPLES_DIFFS_PER_FIELD per field
+ * path and SAMPLES_MAX_DIFFS in all: what a person reads, not every element
+ * of a 10,000-element array that changed. Returns how many were left out. */
+static size_t write_diffs(struct buf *b, const struct jsondiff *d)
+{
+    struct seen {
+        const char *field;
+        uint64_t hash;
+        size_t n;
+    } *seen = NULL;
+    size_t nseen = 0, cap = 0, listed = 0, left_out = 0;
     buf_puts(b, "[");
     size_t n = d ? jsondiff_count(d) : 0;
     for (size_t i = 0; i < n; i++) {
         const struct jsondiff_entry *e = jsondiff_get(d, i);
-        buf_puts(b, i ? ",{\"path\":" : "{\"path\":");
+        uint64_t h = hash64(e->field, strlen(e->field));
+        size_t k = 0;
+        while (k < nseen && (seen[k].hash != h || strcmp(seen[k].field, e->field) != 0))
+            k++;
+        if (k == nseen) {
+            if (nseen == cap) {
+                cap = cap ? cap * 2 : 16;
+                seen = xrealloc(seen, cap * sizeof(*seen));
+            }
+            seen[nseen++] = (struct seen){e->field, h, 0};
+        }
+        if (seen[k].n >= SAMPLES_DIFFS_PER_FIELD || listed >= SAMPLES_MAX_DIFFS) {
+            left_out++;
+            continue;
+        }
+        seen[k].n++;
+        buf_puts(b, listed++ ? ",{\"path\":" : "{\"path\":");
         buf_json_string(b, e->path, strlen(e->path));
         buf_puts(b, ",\"field\":");
         buf_json_string(b, e->field, strlen(e->field));
@@ -79,18 +118,20 @@ static void write_diffs(struct buf *b, const struct jsondiff *d)
                        leg_error_name(e->right_error));
         const cJSON *sides[2] = {e->left, e->right};
         const char *names[2] = {"left", "right"};
-        for (int k = 0; k < 2 && e->kind != JSONDIFF_ERROR; k++) {
-            if (!sides[k])
+        for (int s = 0; s < 2 && e->kind != JSONDIFF_ERROR; s++) {
+            if (!sides[s])
                 continue;
-            buf_printf(b, ",\"%s\":", names[k]);
+            buf_printf(b, ",\"%s\":", names[s]);
             if (e->redacted)
                 buf_puts(b, "\"" NORMALIZE_REDACTED "\"");
             else
-                jsondiff_write_value(b, sides[k]);
+                write_value(b, sides[s]);
         }
         buf_puts(b, "}");
     }
     buf_puts(b, "]");
+    free(seen);
+    return left_out;
 }
 
 char *samples_build(const struct trial *t, const struct rules_view *view,
@@ -126,10 +167,10 @@ char *samples_build(const struct trial *t, const struct rules_view *view,
 
     bool first = true;
     for (int r = 0; r < ROLE_COUNT; r++) {
-        const struct leg *l = &t->legs[r];
+        const struct trial_leg *l = &t->legs[r];
         if (!l->active)
             continue;
-        const struct http_response *src = &l->call.resp;
+        const struct http_response *src = &l->resp;
         buf_printf(&b, "%s\"%s\":{\"status\":%d,\"latency_ms\":%.3f,\"error\":", first ? "" : ",",
                    role_name(r), src->status, src->latency_us / 1000.0);
         first = false;
@@ -151,10 +192,10 @@ char *samples_build(const struct trial *t, const struct rules_view *view,
         buf_puts(&b, "}");
     }
     buf_puts(&b, "},\"differences\":{\"raw\":");
-    write_diffs(&b, raw);
+    size_t raw_out = write_diffs(&b, raw);
     buf_puts(&b, ",\"noise\":");
-    write_diffs(&b, noise);
-    buf_puts(&b, "}}");
+    size_t noise_out = write_diffs(&b, noise);
+    buf_printf(&b, ",\"not_listed\":{\"raw\":%zu,\"noise\":%zu}}}", raw_out, noise_out);
     return buf_steal(&b);
 }
 

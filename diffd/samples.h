@@ -1,6 +1,7 @@
 /* Samples: example trials kept for people to look at (DESIGN §6) — the
  * request, the three responses and their differences, redacted by the rules
- * before they are stored, bodies capped at 64 KiB. Each worker keeps its own
+ * before they are stored, bodies capped at 64 KiB, differences listed up to
+ * the caps below. Each analysis thread keeps its own
  * store; a global budget (--max-samples) bounds them all together. A sample
  * is stored as its JSON text, ready to serve. */
 #ifndef DIFFD_SAMPLES_H
@@ -13,6 +14,11 @@
 #include "rules.h"
 
 #define SAMPLES_BODY_CAP (64 * 1024)
+/* Differences listed per side of a sample: per field path, in all, and the
+ * largest value written (JSON bytes). The rest are counted in not_listed. */
+#define SAMPLES_DIFFS_PER_FIELD 20
+#define SAMPLES_MAX_DIFFS 1000
+#define SAMPLES_VALUE_CAP 4096
 
 struct trial;
 struct jsondiff;

@@ -13,13 +13,17 @@
 #include <unistd.h>
 
 #include "admin.h"
+#include "analysis.h"
+#include "api.h"
 #include "cli.h"
 #include "config.h"
 #include "liverules.h"
 #include "samples.h"
+#include "serve.h"
 #include "state.h"
 #include "stats.h"
 #include "upstream.h"
+#include "proxy.h"
 #include "util.h"
 #include "worker.h"
 
@@ -98,7 +102,8 @@ static int restore_state(const struct config *cfg, struct serve_ctx *ctx)
     return 0;
 }
 
-/* At shutdown, with every worker stopped: base + all shards to the file. */
+/* At shutdown, with every worker and analysis thread stopped: base + all
+ * shards to the file. */
 static int save_final_state(const struct config *cfg, struct serve_ctx *ctx, struct worker *workers,
                             int n)
 {
@@ -108,10 +113,10 @@ static int save_final_state(const struct config *cfg, struct serve_ctx *ctx, str
     if (ctx->base)
         stats_merge(s, ctx->base);
     samples_copy_into(&samples, &ctx->base_samples);
-    for (int i = 0; i < n; i++) {
-        stats_merge(s, workers[i].shard);
-        samples_copy_into(&samples, &workers[i].samples);
-    }
+    for (int i = 0; i < n; i++)
+        stats_merge(s, proxy_shard(workers[i].px));
+    if (ctx->analysis)
+        analysis_merge_into(ctx->analysis, s, &samples);
     int rc =
         state_save(cfg->state_file, s, &samples, liverules_current(ctx->rules), err, sizeof(err));
     if (rc == -1)
@@ -123,38 +128,31 @@ static int save_final_state(const struct config *cfg, struct serve_ctx *ctx, str
     return rc;
 }
 
-static void print_summary(struct worker *ws, int n)
+static void print_summary(struct serve_ctx *ctx, struct worker *ws, int n)
 {
-    uint64_t received = 0, compared = 0, se = 0, ov = 0;
-    uint64_t legs[ROLE_COUNT][SC_COUNT] = {{0}}, lat[ROLE_COUNT] = {0};
-    for (int i = 0; i < n; i++) {
-        received += stat_get(&ws[i].stats.received);
-        compared += stat_get(&ws[i].stats.compared);
-        se += stat_get(&ws[i].stats.skipped_side_effect);
-        ov += stat_get(&ws[i].stats.skipped_overload);
-        for (int r = 0; r < ROLE_COUNT; r++) {
-            lat[r] += stat_get(&ws[i].stats.leg_latency_us[r]);
-            for (int k = 0; k < SC_COUNT; k++)
-                legs[r][k] += stat_get(&ws[i].stats.legs[r][k]);
-        }
-    }
+    struct api_env env = {ctx, ws, n};
+    struct api_live l;
+    api_live(&env, &l);
     fprintf(stderr,
             "diffd: stopped: %llu requests, %llu trials compared, skipped %llu side-effect, "
-            "%llu overload\n",
-            (unsigned long long)received, (unsigned long long)compared, (unsigned long long)se,
-            (unsigned long long)ov);
+            "%llu overload, %llu analysis\n",
+            (unsigned long long)l.received, (unsigned long long)l.compared,
+            (unsigned long long)l.skipped[STATS_SKIP_SIDE_EFFECT],
+            (unsigned long long)l.skipped[STATS_SKIP_OVERLOAD],
+            (unsigned long long)l.skipped[STATS_SKIP_ANALYSIS]);
     for (int r = 0; r < ROLE_COUNT; r++) {
         uint64_t total = 0;
-        for (int k = 0; k < SC_COUNT; k++)
-            total += legs[r][k];
+        for (int k = 0; k < STATUS_CLASSES; k++)
+            total += l.legs[r][k];
         if (!total)
             continue;
-        fprintf(stderr,
-                "diffd:   %-9s 2xx %llu  3xx %llu  4xx %llu  5xx %llu  error %llu  mean %.2f ms\n",
-                role_name(r), (unsigned long long)legs[r][SC_2XX],
-                (unsigned long long)legs[r][SC_3XX], (unsigned long long)legs[r][SC_4XX],
-                (unsigned long long)legs[r][SC_5XX], (unsigned long long)legs[r][SC_ERROR],
-                lat[r] / 1000.0 / (double)total);
+        fprintf(
+            stderr,
+            "diffd:   %-9s 2xx %llu  3xx %llu  4xx %llu  5xx %llu  error %llu  mean %.2f ms\n",
+            role_name(r), (unsigned long long)l.legs[r][STATUS_2XX],
+            (unsigned long long)l.legs[r][STATUS_3XX], (unsigned long long)l.legs[r][STATUS_4XX],
+            (unsigned long long)l.legs[r][STATUS_5XX], (unsigned long long)l.legs[r][STATUS_ERROR],
+            l.leg_latency_us[r] / 1000.0 / (double)total);
     }
 }
 
@@ -215,6 +213,19 @@ int serve_main(int argc, char **argv)
         }
     }
 
+    struct analysis_opts ao = {.cfg = &cfg,
+                               .sample_budget = &ctx.sample_budget,
+                               .access_log_fd = ctx.access_log_fd,
+                               .threads = cfg.analysis_threads,
+                               .max_bytes = cfg.analysis_queue_bytes,
+                               .max_trials = cfg.analysis_queue_trials,
+                               .nice = 10};
+    ctx.analysis = analysis_new(&ao, err, sizeof(err));
+    if (!ctx.analysis || analysis_start(ctx.analysis, err, sizeof(err)) == -1) {
+        fprintf(stderr, "diffd serve: %s\n", err);
+        goto out;
+    }
+
     /* SO_REUSEPORT would let us join a port another process listens on and
      * silently split its traffic: claim the port alone first (this also picks
      * the port for --listen ADDR:0), then open the workers' shared sockets. */
@@ -253,8 +264,8 @@ int serve_main(int argc, char **argv)
         }
         n_started = i + 1;
     }
-    fprintf(stderr, "diffd: listening proxy=%s:%d admin=%s:%d threads=%d\n", cfg.listen_addr, port,
-            cfg.admin_addr, admin_port, cfg.threads);
+    fprintf(stderr, "diffd: listening proxy=%s:%d admin=%s:%d threads=%d analysis-threads=%d\n",
+            cfg.listen_addr, port, cfg.admin_addr, admin_port, cfg.threads, cfg.analysis_threads);
 
     for (;;) {
         int sig = 0;
@@ -276,14 +287,25 @@ out:
         worker_drain(&workers[i]);
     for (int i = 0; i < n_started; i++)
         worker_join(&workers[i]);
+    /* Every leg finished (or ran out of time): compare what is queued, for
+     * up to --timeout, before the final snapshot. */
+    if (ctx.analysis) {
+        size_t left = analysis_drain(ctx.analysis, cfg.timeout_ms);
+        if (left)
+            fprintf(stderr,
+                    "diffd: %zu finished trials not compared within --timeout; counted as "
+                    "skipped.analysis\n",
+                    left);
+    }
     admin_stop(admin);
     if (status == 0 && cfg.state_file && save_final_state(&cfg, &ctx, workers, n_started) == -1)
         status = 2;
     if (status == 0)
-        print_summary(workers, n_started);
+        print_summary(&ctx, workers, n_started);
     for (int i = 0; i < n_init; i++)
         worker_free(&workers[i]);
     free(workers);
+    analysis_free(ctx.analysis);
     if (ctx.access_log_fd != -1)
         close(ctx.access_log_fd);
     upstream_global_cleanup();

@@ -31,10 +31,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "proxy.h"
 #include "reqparser.h"
 #include "util.h"
-#include "worker.h"
 
 #define HEADER_TIMEOUT_US (10 * 1000000ull)
 #define BODY_IDLE_TIMEOUT_S 60
@@ -46,8 +44,24 @@
 
 enum conn_state { CONN_READING, CONN_WAITING, CONN_CLOSING };
 
+struct server {
+    struct event_base *base;
+    struct server_handler handler;
+    struct server_opts opts;
+    struct conn *conns; /* open connections, doubly linked */
+    size_t n_conns;
+    bool draining;
+};
+
+/* A request waiting for its answer. On HTTP/1.1 a connection has at most one
+ * at a time, so it is part of the connection. */
+struct server_exchange {
+    struct conn *c;
+    void *ctx; /* the handler's, see server_attach() */
+};
+
 struct conn {
-    struct worker *w;
+    struct server *srv;
     int fd;
     struct event *rev, *wev, *timer;
     bool reading; /* rev is added */
@@ -57,14 +71,14 @@ struct conn {
     size_t out_off; /* bytes of `out` already written */
     struct reqparser rp;
     enum conn_state state;
-    struct trial *trial;    /* the trial that will answer the current request */
-    bool head;              /* current request is HEAD */
-    bool keep_alive;        /* current request allows reuse */
-    bool http10;            /* current request is HTTP/1.0 (keep-alive must be said) */
-    unsigned long requests; /* requests read on this connection */
-    bool eof;               /* the client finished sending */
-    bool write_blocked;     /* parsing paused until the output drains */
-    bool in_process;        /* process_input() is running (answers can be synchronous) */
+    struct server_exchange x; /* the current request, while WAITING */
+    bool head;                /* current request is HEAD */
+    bool keep_alive;          /* current request allows reuse */
+    bool http10;              /* current request is HTTP/1.0 (keep-alive must be said) */
+    unsigned long requests;   /* requests read on this connection */
+    bool eof;                 /* the client finished sending */
+    bool write_blocked;       /* parsing paused until the output drains */
+    bool in_process;          /* process_input() is running (answers can be synchronous) */
     uint64_t msg_started_us;
     struct conn *prev, *next;
 };
@@ -74,18 +88,19 @@ static void arm_timer(struct conn *c);
 
 static void conn_free(struct conn *c)
 {
-    struct worker *w = c->w;
-    if (c->trial) {
-        proxy_conn_gone(c->trial);
-        c->trial = NULL;
+    struct server *srv = c->srv;
+    if (c->x.ctx) {
+        void *ctx = c->x.ctx;
+        c->x.ctx = NULL;
+        srv->handler.on_gone(srv->handler.arg, ctx);
     }
     if (c->prev)
         c->prev->next = c->next;
     else
-        w->conns = c->next;
+        srv->conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
-    w->n_conns--;
+    srv->n_conns--;
     event_free(c->rev);
     event_free(c->wev);
     event_free(c->timer);
@@ -94,7 +109,8 @@ static void conn_free(struct conn *c)
     buf_free(&c->out);
     reqparser_free(&c->rp);
     free(c);
-    worker_check_drained(w);
+    if (srv->opts.on_closed)
+        srv->opts.on_closed(srv->opts.closed_arg);
 }
 
 static void set_reading(struct conn *c, bool on)
@@ -259,13 +275,14 @@ static void reject(struct conn *c, int status, const char *msg)
     conn_close_after_write(c);
 }
 
-void server_respond(struct conn *c, int status, const char *reason, const struct headers *h,
-                    const char *body, size_t body_len)
+void server_respond(struct server_exchange *x, int status, const char *reason,
+                    const struct headers *h, const char *body, size_t body_len)
 {
+    struct conn *c = x->c;
     if (c->state != CONN_WAITING)
         return;
-    c->trial = NULL;
-    bool close = !c->keep_alive || c->w->draining;
+    c->x.ctx = NULL;
+    bool close = !c->keep_alive || c->srv->draining;
     write_response(c, status, reason ? reason : reason_of(status), h, body, body_len, close);
     if (close) {
         conn_close_after_write(c);
@@ -277,20 +294,20 @@ void server_respond(struct conn *c, int status, const char *reason, const struct
     process_input(c);
 }
 
-void server_respond_error(struct conn *c, int status, const char *msg)
+void server_respond_error(struct server_exchange *x, int status, const char *msg)
 {
     struct buf body = {0};
     error_body(&body, msg);
     struct headers h = {0};
     headers_add(&h, "Content-Type", 12, "application/json", 16);
-    server_respond(c, status, reason_of(status), &h, body.data, body.len);
+    server_respond(x, status, reason_of(status), &h, body.data, body.len);
     headers_free(&h);
     buf_free(&body);
 }
 
-void server_set_trial(struct conn *c, struct trial *t)
+void server_attach(struct server_exchange *x, void *ctx)
 {
-    c->trial = t;
+    x->ctx = ctx;
 }
 
 /* Drops parsed bytes from the front of the input buffer. */
@@ -308,7 +325,7 @@ static void compact_input(struct conn *c)
  * needed, or an error. */
 static void process_input(struct conn *c)
 {
-    /* An answer given synchronously from inside proxy_handle() (202 for
+    /* An answer given synchronously from inside on_request() (202 for
      * --respond none) lands here again: the loop below is already running
      * and picks the next request up, so pipelines never recurse. */
     if (c->in_process)
@@ -363,7 +380,8 @@ static void process_input(struct conn *c)
         c->requests++;
         c->head = strcmp(req.method, "HEAD") == 0;
         c->state = CONN_WAITING;
-        proxy_handle(c->w, c, &req);
+        c->x.ctx = NULL;
+        c->srv->handler.on_request(c->srv->handler.arg, &c->x, &req);
     }
     c->in_process = false;
     if (c->state == CONN_READING) {
@@ -455,30 +473,57 @@ static void write_cb(evutil_socket_t fd, short what, void *arg)
     flush_out(arg);
 }
 
-void server_accept(struct worker *w, int fd)
+struct server *server_new(struct event_base *base, const struct server_handler *handler,
+                          const struct server_opts *opts)
+{
+    struct server *s = xcalloc(1, sizeof(*s));
+    s->base = base;
+    s->handler = *handler;
+    s->opts = *opts;
+    return s;
+}
+
+void server_free(struct server *s)
+{
+    if (!s)
+        return;
+    s->opts.on_closed = NULL; /* teardown: no drain checks */
+    while (s->conns)
+        conn_free(s->conns);
+    free(s);
+}
+
+size_t server_conn_count(const struct server *s)
+{
+    return s->n_conns;
+}
+
+void server_accept(struct server *s, int fd)
 {
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     struct conn *c = xcalloc(1, sizeof(*c));
-    c->w = w;
+    c->srv = s;
     c->fd = fd;
-    c->rev = event_new(w->base, fd, EV_READ | EV_PERSIST, read_cb, c);
-    c->wev = event_new(w->base, fd, EV_WRITE | EV_PERSIST, write_cb, c);
-    c->timer = evtimer_new(w->base, timer_cb, c);
-    reqparser_init(&c->rp, w->cfg->max_body);
+    c->x.c = c;
+    c->rev = event_new(s->base, fd, EV_READ | EV_PERSIST, read_cb, c);
+    c->wev = event_new(s->base, fd, EV_WRITE | EV_PERSIST, write_cb, c);
+    c->timer = evtimer_new(s->base, timer_cb, c);
+    reqparser_init(&c->rp, s->opts.max_body);
     c->state = CONN_READING;
-    c->next = w->conns;
-    if (w->conns)
-        w->conns->prev = c;
-    w->conns = c;
-    w->n_conns++;
+    c->next = s->conns;
+    if (s->conns)
+        s->conns->prev = c;
+    s->conns = c;
+    s->n_conns++;
     set_reading(c, true);
     arm_timer(c);
 }
 
-void server_close_idle(struct worker *w)
+void server_drain(struct server *s)
 {
-    for (struct conn *c = w->conns; c; c = c->next) {
+    s->draining = true;
+    for (struct conn *c = s->conns; c; c = c->next) {
         if (c->state != CONN_READING)
             continue;
         if (c->rp.in_message)
@@ -486,10 +531,4 @@ void server_close_idle(struct worker *w)
         else
             conn_close_after_write(c);
     }
-}
-
-void server_close_all(struct worker *w)
-{
-    while (w->conns)
-        conn_free(w->conns);
 }

@@ -53,7 +53,7 @@ static void serialize(struct buf *b, const struct stats *s, const struct sample_
         for (int r = 0; r < ROLE_COUNT; r++) {
             if (r)
                 buf_puts(b, ",");
-            write_u64s(b, e->status[r], STATS_CLASSES);
+            write_u64s(b, e->status[r], STATUS_CLASSES);
         }
         buf_puts(b, "],\"hist\":[");
         for (int r = 0; r < ROLE_COUNT; r++) {
@@ -178,9 +178,12 @@ static int get_u64(const cJSON *o, const char *key, uint64_t *out)
     return 0;
 }
 
-static int get_u64s(const cJSON *arr, uint64_t *out, size_t n)
+/* Adds the n counters of arr to out; an array of min..n entries is taken
+ * (counters added since the file was written are 0 in it). */
+static int get_u64s_since(const cJSON *arr, uint64_t *out, size_t min, size_t n)
 {
-    if (!cJSON_IsArray(arr) || (size_t)cJSON_GetArraySize(arr) != n)
+    size_t have = cJSON_IsArray(arr) ? (size_t)cJSON_GetArraySize(arr) : 0;
+    if (!cJSON_IsArray(arr) || have < min || have > n)
         return -1;
     size_t i = 0;
     const cJSON *v;
@@ -191,6 +194,18 @@ static int get_u64s(const cJSON *arr, uint64_t *out, size_t n)
         out[i++] += (uint64_t)v->valuedouble;
     }
     return 0;
+}
+
+static int get_u64s(const cJSON *arr, uint64_t *out, size_t n)
+{
+    return get_u64s_since(arr, out, n, n);
+}
+
+/* skipped.analysis came with format 1's analysis threads: older files have
+ * the first three reasons only. */
+static int get_skipped(const cJSON *arr, uint64_t *out)
+{
+    return get_u64s_since(arr, out, STATS_SKIP_ANALYSIS, STATS_SKIPS);
 }
 
 static int load_endpoint(struct stats *s, const cJSON *je)
@@ -205,7 +220,7 @@ static int load_endpoint(struct stats *s, const cJSON *je)
         get_u64(je, "differing_raw", &tmp.differing_raw) ||
         get_u64(je, "differing_noise", &tmp.differing_noise) ||
         get_u64(je, "fields_dropped", &tmp.fields_dropped) ||
-        get_u64s(cJSON_GetObjectItemCaseSensitive(je, "skipped"), tmp.skipped, STATS_SKIPS))
+        get_skipped(cJSON_GetObjectItemCaseSensitive(je, "skipped"), tmp.skipped))
         return -1;
     const cJSON *status = cJSON_GetObjectItemCaseSensitive(je, "status");
     const cJSON *hist = cJSON_GetObjectItemCaseSensitive(je, "hist");
@@ -214,7 +229,7 @@ static int load_endpoint(struct stats *s, const cJSON *je)
         !cJSON_IsArray(fields))
         return -1;
     for (int r = 0; r < ROLE_COUNT; r++)
-        if (get_u64s(cJSON_GetArrayItem(status, r), tmp.status[r], STATS_CLASSES))
+        if (get_u64s(cJSON_GetArrayItem(status, r), tmp.status[r], STATUS_CLASSES))
             return -1;
 
     struct stats_endpoint *e = stats_endpoint(s, name->valuestring);
@@ -227,7 +242,7 @@ static int load_endpoint(struct stats *s, const cJSON *je)
     for (int k = 0; k < STATS_SKIPS; k++)
         e->skipped[k] += tmp.skipped[k];
     for (int r = 0; r < ROLE_COUNT; r++) {
-        for (int c = 0; c < STATS_CLASSES; c++)
+        for (int c = 0; c < STATUS_CLASSES; c++)
             e->status[r][c] += tmp.status[r][c];
         const cJSON *pair;
         cJSON_ArrayForEach(pair, cJSON_GetArrayItem(hist, r))
@@ -309,7 +324,7 @@ static int load_doc(const cJSON *doc, struct stats *s, struct sample_store *samp
     uint64_t rec, sam, cmp, skipped[STATS_SKIPS] = {0};
     if (get_u64(totals, "received", &rec) || get_u64(totals, "sampled", &sam) ||
         get_u64(totals, "compared", &cmp) ||
-        get_u64s(cJSON_GetObjectItemCaseSensitive(totals, "skipped"), skipped, STATS_SKIPS))
+        get_skipped(cJSON_GetObjectItemCaseSensitive(totals, "skipped"), skipped))
         return -1;
     s->totals_received += rec;
     s->totals_sampled += sam;

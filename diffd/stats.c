@@ -148,6 +148,12 @@ void stats_count_sampled(struct stats *s, struct stats_endpoint *e)
     e->sampled++;
 }
 
+const char *stats_skip_name(enum stats_skip why)
+{
+    static const char *const names[STATS_SKIPS] = {"side_effect", "overload", "rule", "analysis"};
+    return why >= 0 && why < STATS_SKIPS ? names[why] : "?";
+}
+
 void stats_count_skipped(struct stats *s, struct stats_endpoint *e, enum stats_skip why)
 {
     s->totals_skipped[why]++;
@@ -249,10 +255,7 @@ void stats_trial_end(struct stats *s, struct stats_endpoint *e, bool differing_r
 
 void stats_leg(struct stats_endpoint *e, int role, int status, bool failed, uint64_t latency_us)
 {
-    enum stats_class c = STATS_ERROR;
-    if (!failed && status >= 200 && status < 600)
-        c = (enum stats_class)(status / 100 - 2);
-    e->status[role][c]++;
+    e->status[role][status_class_of(status, failed)]++;
     if (failed)
         return;
     if (!e->hist[role])
@@ -304,7 +307,7 @@ static void merge_endpoint(const struct stats *dst, struct stats_endpoint *d,
     d->differing_noise += e->differing_noise;
     d->fields_dropped += e->fields_dropped;
     for (int r = 0; r < ROLE_COUNT; r++) {
-        for (int c = 0; c < STATS_CLASSES; c++)
+        for (int c = 0; c < STATUS_CLASSES; c++)
             d->status[r][c] += e->status[r][c];
         if (!e->hist[r])
             continue;

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "http.h"
 #include "util.h"
 
 #define STATS_MAX_FIELDS 512
@@ -32,11 +33,18 @@
  * error). */
 #define STATS_KINDS 6
 
-enum stats_skip { STATS_SKIP_SIDE_EFFECT, STATS_SKIP_OVERLOAD, STATS_SKIP_RULE, STATS_SKIPS };
+/* Why a received request was not compared (DESIGN §6): a side-effect method,
+ * --max-inflight reached, a skip rule, or the analysis queue full. */
+enum stats_skip {
+    STATS_SKIP_SIDE_EFFECT,
+    STATS_SKIP_OVERLOAD,
+    STATS_SKIP_RULE,
+    STATS_SKIP_ANALYSIS,
+    STATS_SKIPS,
+};
 
-/* Status classes per leg: 2xx 3xx 4xx 5xx error (1xx counts as error: a
- * final answer never is 1xx). */
-enum stats_class { STATS_2XX, STATS_3XX, STATS_4XX, STATS_5XX, STATS_ERROR, STATS_CLASSES };
+/* "side_effect", "overload", "rule", "analysis": the report's names. */
+const char *stats_skip_name(enum stats_skip why);
 
 struct stats_field {
     char *path; /* generalized field path, owned */
@@ -55,7 +63,7 @@ struct stats_endpoint {
     uint64_t skipped[STATS_SKIPS];
     uint64_t differing_raw, differing_noise;
     uint64_t fields_dropped;
-    uint64_t status[ROLE_COUNT][STATS_CLASSES];
+    uint64_t status[ROLE_COUNT][STATUS_CLASSES]; /* per leg, by enum status_class */
     uint32_t *hist[ROLE_COUNT]; /* STATS_HIST_BUCKETS counts each, allocated on first use */
     struct stats_field *fields;
     size_t nfields, capfields;

@@ -23,7 +23,7 @@
 #define REPORT_MAX_INT 9007199254740992.0
 
 static const char *const leg_names[REPORT_LEGS] = {"primary", "secondary", "candidate"};
-static const char *const skip_names[REPORT_SKIPS] = {"side_effect", "overload", "rule"};
+static const char *const skip_names[REPORT_SKIPS] = {"side_effect", "overload", "rule", "analysis"};
 
 const char *report_leg_name(enum report_leg leg)
 {

@@ -15,7 +15,13 @@
 #include "util.h"
 
 enum report_leg { REPORT_PRIMARY, REPORT_SECONDARY, REPORT_CANDIDATE, REPORT_LEGS };
-enum report_skip { REPORT_SKIP_SIDE_EFFECT, REPORT_SKIP_OVERLOAD, REPORT_SKIP_RULE, REPORT_SKIPS };
+enum report_skip {
+    REPORT_SKIP_SIDE_EFFECT,
+    REPORT_SKIP_OVERLOAD,
+    REPORT_SKIP_RULE,
+    REPORT_SKIP_ANALYSIS,
+    REPORT_SKIPS,
+};
 
 /* "primary", "secondary", "candidate" / "side_effect", "overload", "rule". */
 const char *report_leg_name(enum report_leg leg);

@@ -93,6 +93,7 @@ export function mount(root, _arg, app) {
       stat('skipped: side effect', int(sk.side_effect), 'POST/PUT/PATCH/DELETE not compared (see --allow-side-effects)'),
       stat('skipped: overload', int(sk.overload), 'not compared because --max-inflight was reached'),
       stat('skipped: rule', int(sk.rule), 'skipped by a skip rule'),
+      stat('skipped: analysis', int(sk.analysis), 'answered but not compared: the analysis queue was full (--analysis-queue-bytes, --analysis-queue-trials)'),
       stat('endpoints', int(eps.length)),
       stat('regressed endpoints', int(regEps.length)));
 

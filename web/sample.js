@@ -46,6 +46,11 @@ export function mount(root, id, app) {
   let loaded = false;
 
   function show(sm) {
+    // Samples list a bounded number of differences per field and in all.
+    const notListed = (side) => {
+      const n = Number(sm.differences?.not_listed?.[side] || 0);
+      return n > 0 ? h('p', {class: 'note'}, `${int(n)} more ${side} differences of the same fields not listed in the sample`) : null;
+    };
     const raw = sm.differences?.raw || [];
     const noise = sm.differences?.noise || [];
     // Marks per leg: path -> class.
@@ -125,7 +130,8 @@ export function mount(root, id, app) {
         h('div', {class: 'panel-head'}, h('h2', null, 'Differences'),
           h('span', {class: 'legend-inline'}, h('span', {class: 'sw hl-diff'}), 'candidate differs from primary', h('span', {class: 'sw hl-noise'}), 'secondary differs too (noise)')),
         diffTable(raw, 'raw'),
-        h('details', {open: raw.length === 0 && noise.length > 0 || null}, h('summary', null, `noise (${noise.length})`), diffTable(noise, 'noise')),
+        notListed('raw'),
+        h('details', {open: raw.length === 0 && noise.length > 0 || null}, h('summary', null, `noise (${noise.length})`), diffTable(noise, 'noise'), notListed('noise')),
         patch),
       // Without --secondary there is no secondary response: two columns, more room.
       sm.responses?.secondary ? h('div', {class: 'legs'}, LEGS.map(column))

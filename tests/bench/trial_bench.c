@@ -1,5 +1,6 @@
 /* Memory and CPU benchmark of the analysis path (no network): N trials over
- * P distinct request paths go through trial_done() exactly as the proxy hands
+ * P distinct request paths go through analysis_worker_compare() exactly as an
+ * analysis thread compares what the proxy hands
  * them over — normalize three ~1 KB JSON responses, two diffs, statistics,
  * samples — with --max-endpoints and the other limits at their defaults.
  * Prints the time per trial and the peak RSS of the whole process.
@@ -11,14 +12,13 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "analysis.h"
 #include "config.h"
-#include "jsondiff.h"
-#include "proxy.h"
 #include "route.h"
 #include "rules.h"
 #include "stats.h"
+#include "trial.h"
 #include "util.h"
-#include "worker.h"
 
 int main(int argc, char **argv);
 
@@ -86,17 +86,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "rules: %s\n", err);
         return 2;
     }
-    struct serve_ctx ctx = {.cfg = &cfg, .access_log_fd = -1};
-    ctx.sample_budget.max = cfg.max_samples;
-    struct worker w;
-    memset(&w, 0, sizeof(w));
-    w.ctx = &ctx;
-    w.cfg = &cfg;
-    w.shard = stats_new((size_t)cfg.max_endpoints, (size_t)cfg.samples_per_field);
-    w.diff_raw = jsondiff_new();
-    w.diff_noise = jsondiff_new();
+    struct sample_budget budget = {.max = cfg.max_samples};
+    struct analysis_opts ao = {.cfg = &cfg, .sample_budget = &budget, .access_log_fd = -1};
+    struct analysis_worker *aw = analysis_worker_new(&ao);
 
-    struct trial *t = xcalloc(1, sizeof(*t));
+    struct trial *t = trial_new();
     struct buf body = {0};
     uint64_t start = now_us();
     for (long i = 0; i < trials; i++) {
@@ -108,18 +102,17 @@ int main(int argc, char **argv)
             snprintf(target, sizeof(target), "/users/%u/orders?page=%u", path, path % 7);
         else
             snprintf(target, sizeof(target), "/catalog/section-%u/items", path);
-        t->req.method = "GET";
+        t->req.method = (char *)"GET";
         t->req.target = target;
         snprintf(t->id, sizeof(t->id), "t-bench-0-%lx", i);
         route_resolve(rs, "GET", target, NULL, &t->route);
-        t->compared = true;
         bool bug = path % 50 == 0; /* a regression on 2% of paths */
         for (int r = 0; r < ROLE_COUNT; r++) {
             t->legs[r].active = true;
             make_body(&body, path, (unsigned)i, r, r == ROLE_CANDIDATE && bug);
-            set_response(&t->legs[r].call.resp, &body, 800 + (uint64_t)(i % 97) * 13 + r);
+            set_response(&t->legs[r].resp, &body, 800 + (uint64_t)(i % 97) * 13 + r);
         }
-        trial_done(&w, t);
+        analysis_worker_compare(aw, t);
         if (i % 100000 == 0 && i && isatty(STDERR_FILENO))
             fprintf(stderr, "\r%ld/%ld trials", i, trials);
     }
@@ -129,20 +122,17 @@ int main(int argc, char **argv)
     if (isatty(STDERR_FILENO))
         fprintf(stderr, "\r%*s\r", 30, "");
     printf("trials: %ld over %ld distinct paths, %zu endpoints tracked (max %ld + OTHER)\n", trials,
-           paths, w.shard->neps, cfg.max_endpoints);
+           paths, analysis_worker_stats(aw)->neps, cfg.max_endpoints);
     printf("time per trial: %.2f us (normalize 3 bodies + 2 diffs + statistics, one core)\n",
            (double)elapsed / (double)trials);
-    printf("samples stored: %zu\n", w.samples.n);
+    printf("samples stored: %zu\n", analysis_worker_samples(aw)->n);
     printf("peak RSS: %.1f MB\n", ru.ru_maxrss / 1024.0);
 
-    for (int r = 0; r < ROLE_COUNT; r++)
-        http_response_free(&t->legs[r].call.resp);
-    free(t);
+    t->req.method = NULL; /* not the trial's */
+    t->req.target = NULL;
+    trial_free(t);
     buf_free(&body);
-    stats_free(w.shard);
-    samples_clear(&w.samples);
-    jsondiff_free(w.diff_raw);
-    jsondiff_free(w.diff_noise);
+    analysis_worker_free(aw);
     rules_free(rs);
     config_free(&cfg);
     return 0;

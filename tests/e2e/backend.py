@@ -28,6 +28,9 @@ so a diffd backend URL with a path prefix (`/api/slow`) still selects it:
     /garbage            not an HTTP answer at all
     /chunked-ext        chunked answer with chunk extensions and a trailer
     /early              a 103 Early Hints interim answer, then the echo
+    /bigjson?n=N        a JSON array of N objects (~75 bytes each) whose values come
+                        from this backend's name and a per-request counter: every
+                        answer differs from every other backend's (costly to compare)
     /eof                echo without Content-Length or chunking, ended by closing
     anything else       200 echo
 
@@ -242,6 +245,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if route == "status":
             status = int(params.get("code", ["200"])[0])
 
+        if route == "bigjson":
+            n = int(params.get("n", ["1000"])[0])
+            self.server.counter += 1
+            salt = "%s-%d" % (self.server.name, self.server.counter)
+            items = ",".join('{"id":%d,"name":"%s-%d","score":%d,"tags":["a%d","b%d"]}'
+                             % (i, salt, i, hash((salt, i)) % 100000, i % 7, (i + len(salt)) % 5)
+                             for i in range(n))
+            self.send_bytes(status, ("[" + items + "]").encode(), "application/json", extra)
+            return
+
         if route == "bytes":
             n = int(params.get("n", ["1024"])[0])
             data = bytes(i % 256 for i in range(n))
@@ -300,6 +313,7 @@ def main():
     srv.delay_ms = args.delay_ms
     srv.fail = args.fail
     srv.recorder = Recorder()
+    srv.counter = 0
     if args.tls:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(args.tls[0], args.tls[1])

@@ -552,7 +552,7 @@ class TrioTest(E2ETest):
             # Requests sampled but then skipped (overload, side effect) never compare,
             # whichever way diffd counts them.
             sk = t["skipped"]
-            finished = t["compared"] + sk["overload"] + sk["side_effect"]
+            finished = t["compared"] + sk["overload"] + sk["side_effect"] + sk.get("analysis", 0)
             return h if h["inflight"] == 0 and finished >= t["sampled"] else None
         return wait_until(done, timeout, what="diffd to settle (inflight 0, all sampled compared)")
 

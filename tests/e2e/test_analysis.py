@@ -373,7 +373,7 @@ class ShopAnalysisTest(ShopTest):
         t = rep["totals"]
         self.assertEqual(t["received"], len(reqs))
         self.assertEqual(t["compared"], 4 * self.PER)
-        self.assertEqual(t["skipped"], {"side_effect": 6, "overload": 0, "rule": 0})
+        self.assertEqual(t["skipped"], {"side_effect": 6, "overload": 0, "rule": 0, "analysis": 0})
         self.check_rules_listed(rep)
 
         # Without rules: every noise field is seen, as often between the primary and

@@ -13,7 +13,7 @@ class HealthzTest(TrioTest):
         self.assertEqual(h["status"], "ok")
         self.assertEqual(h["inflight"], 0)
         self.assertEqual(h["totals"], {"received": 0, "sampled": 0, "compared": 0,
-                                       "skipped": {"side_effect": 0, "overload": 0, "rule": 0}})
+                                       "skipped": {"side_effect": 0, "overload": 0, "rule": 0, "analysis": 0}})
         for leg in ("primary", "secondary", "candidate"):
             self.assertEqual({k: h["legs"][leg][k] for k in CLASSES}, dict.fromkeys(CLASSES, 0))
 
@@ -26,7 +26,7 @@ class HealthzTest(TrioTest):
         h = self.settle(d)
         t = h["totals"]
         self.assertEqual((t["received"], t["sampled"], t["compared"]), (n, n, n), h)
-        self.assertEqual(t["skipped"], {"side_effect": 0, "overload": 0, "rule": 0})
+        self.assertEqual(t["skipped"], {"side_effect": 0, "overload": 0, "rule": 0, "analysis": 0})
         for leg in ("primary", "secondary", "candidate"):
             self.assertEqual(h["legs"][leg]["2xx"], n, h)
             self.assertEqual(sum(h["legs"][leg][k] for k in CLASSES), n, h)

@@ -189,7 +189,7 @@ class StateTest(ShopTest):
         rep = self.report(d)
         self.check_shape(rep)
         self.assertEqual(rep["totals"], {"received": 0, "sampled": 0, "compared": 0,
-                                         "skipped": {"side_effect": 0, "overload": 0, "rule": 0}})
+                                         "skipped": {"side_effect": 0, "overload": 0, "rule": 0, "analysis": 0}})
         self.assertEqual(rep["endpoints"], [])
         self.assertEqual(rep["verdict"], "insufficient")
         # It snapshots into the same path again, a valid file this time.

@@ -136,7 +136,7 @@ async function settle(d, n) {
   for (;;) {
     const h = await getJson(d.admin, '/healthz');
     const t = h.totals;
-    if (h.inflight === 0 && t.received >= n && t.compared + t.skipped.overload + t.skipped.side_effect >= t.sampled) return h;
+    if (h.inflight === 0 && t.received >= n && t.compared + t.skipped.overload + t.skipped.side_effect + (t.skipped.analysis || 0) >= t.sampled) return h;
     if (Date.now() > deadline) throw new Error(`${d.name} did not settle: ${JSON.stringify(h)}`);
     await sleep(50);
   }
@@ -243,6 +243,8 @@ test('overview: verdict fail, the regressed endpoint first, sortable columns', a
   eq(cells[3], '100%', 'differing % (every order total differs)');
   eq(cells[4], '100%', 'noise % ($.request_id is left unsilenced)');
   assert(/ms/.test(cells[6]) && /ms/.test(cells[7]), 'p99 primary and candidate: ' + cells.slice(6, 8));
+  const stats = await page.$$eval('.totals .stat', (els) => els.map((e) => e.querySelector('.stat-l').textContent + '=' + e.querySelector('.stat-v').textContent));
+  assert(stats.includes('skipped: analysis=0'), 'totals show the analysis shedding count: ' + stats);
   await shot(page, 'overview');
 
   // Sort by name ascending, then descending: the order follows and survives a refresh.
