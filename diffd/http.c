@@ -114,6 +114,7 @@ void http_request_free(struct http_request *r)
     free(r->method);
     free(r->target);
     headers_free(&r->headers);
+    headers_free(&r->trailers);
     buf_free(&r->body);
     r->method = r->target = NULL;
 }
@@ -121,6 +122,7 @@ void http_request_free(struct http_request *r)
 void http_response_free(struct http_response *r)
 {
     headers_free(&r->headers);
+    headers_free(&r->trailers);
     buf_free(&r->body);
     free(r->error_msg);
     r->error_msg = NULL;

@@ -71,12 +71,14 @@ struct http_request {
     char *target; /* path and query as sent by the client (after X-Original-URI) */
     struct headers headers;
     struct buf body;
+    struct headers trailers; /* after the body (HTTP/2, gRPC); empty on HTTP/1.1 */
 };
 
 struct http_response {
     int status; /* 0 when the leg failed */
     struct headers headers;
     struct buf body;
+    struct headers trailers; /* after the body (HTTP/2 trailers: grpc-status...) */
     enum leg_error error;
     char *error_msg;     /* human text for error, or NULL */
     uint64_t latency_us; /* request sent → response complete (or failure) */
